@@ -1,0 +1,10 @@
+from django.urls import path
+
+from . import views
+
+app_name = "dashboard"
+urlpatterns = [
+    path("", views.overview, name="overview"),
+    path("assets/<int:pk>/", views.asset_detail, name="asset"),
+    path("teams/<slug:slug>/", views.team_detail, name="team"),
+]

@@ -1,0 +1,113 @@
+from django.contrib import admin
+
+from .models import (
+    AccessEvent,
+    Asset,
+    AuditLog,
+    CollectionRun,
+    Finding,
+    OwnershipRule,
+    Scope,
+    ScopeRun,
+    Source,
+    Team,
+)
+
+
+@admin.register(Source)
+class SourceAdmin(admin.ModelAdmin):
+    list_display = ("name", "provider", "schedule", "enabled")
+    list_filter = ("provider", "enabled")
+    search_fields = ("name",)
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "slug", "contact")
+    prepopulated_fields = {"slug": ("name",)}
+
+
+@admin.register(OwnershipRule)
+class OwnershipRuleAdmin(admin.ModelAdmin):
+    list_display = (
+        "position",
+        "name",
+        "team",
+        "tag_key",
+        "tag_value",
+        "account",
+        "namespace",
+        "name_pattern",
+        "enabled",
+    )
+    list_editable = ("enabled",)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Collected data and history are written by ingest and services only."""
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Asset)
+class AssetAdmin(ReadOnlyAdmin):
+    list_display = ("name", "provider", "kind", "account", "region", "owner", "tracking", "gone_at")
+    list_filter = ("provider", "kind", "tracking", "exposed", "eol")
+    search_fields = ("name", "key")
+    list_select_related = ("owner",)
+    show_full_result_count = False
+
+
+@admin.register(Finding)
+class FindingAdmin(ReadOnlyAdmin):
+    list_display = ("rule", "asset", "severity", "status", "opened_at")
+    list_filter = ("status", "category", "severity", "rule")
+    raw_id_fields = ("asset",)
+
+
+@admin.register(AccessEvent)
+class AccessEventAdmin(ReadOnlyAdmin):
+    list_display = ("occurred_at", "provider", "actor", "action", "asset_key")
+    search_fields = ("actor", "action", "asset_key")
+
+
+class ScopeRunInline(admin.TabularInline):
+    model = ScopeRun
+    extra = 0
+    can_delete = False
+    readonly_fields = (
+        "scope",
+        "status",
+        "complete",
+        "seen",
+        "new",
+        "changed",
+        "gone",
+        "events",
+        "error",
+    )
+
+
+@admin.register(CollectionRun)
+class CollectionRunAdmin(ReadOnlyAdmin):
+    list_display = ("source", "trigger", "status", "started_at", "seen", "new", "changed", "gone")
+    list_filter = ("status", "source")
+    inlines = [ScopeRunInline]
+
+
+@admin.register(Scope)
+class ScopeAdmin(ReadOnlyAdmin):
+    list_display = ("source", "key", "last_status", "last_success_at")
+
+
+@admin.register(AuditLog)
+class AuditLogAdmin(ReadOnlyAdmin):
+    list_display = ("at", "actor_name", "action", "object_type", "object_repr")
+    list_filter = ("action", "object_type")

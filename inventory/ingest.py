@@ -1,0 +1,364 @@
+"""The one path by which collected facts enter the database.
+
+Every collector streams records for one scope into a ``ScopeIngest``. In batches it:
+  1. fingerprints each asset (durable and volatile fields) and looks up the stored fingerprints
+     with one query per batch — unchanged assets are never written, so a re-sync of an
+     unchanged estate costs reads only;
+  2. upserts new and changed assets in one statement per batch, with their owner (rules or a
+     human decision), tracking status and findings derived here, never by collectors;
+  3. writes an AssetChange for every durable field that changed, and for owner, tracking and
+     exposure changes;
+  4. when — and only when — the scope was read completely, marks the assets it no longer has
+     as gone.
+Re-ingesting the same records is a no-op.
+"""
+
+import logging
+from collections import Counter, defaultdict
+from datetime import datetime
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Subquery
+
+from collectors.records import AccessRecord, Cursor, DiscoveredAsset
+
+from .models import (
+    AccessEvent,
+    Asset,
+    AssetChange,
+    Finding,
+    FindingCategory,
+    FindingStatus,
+    ScopeRun,
+    Team,
+    TrackingDecision,
+)
+from .normalize import COLLECTED_FIELDS, DURABLE_FIELDS, InvalidRecord, asset_row, event_row
+from .ownership import decide_owner, load_rules
+from .rules import EOL_RULES, RuleContext, evaluate
+
+logger = logging.getLogger(__name__)
+
+DERIVED_FIELDS = (
+    "owner",
+    "owner_basis",
+    "owner_rule",
+    "tracking",
+    "exposed",
+    "eol",
+    "max_severity",
+)
+UPSERT_FIELDS = (
+    *COLLECTED_FIELDS,
+    "durable_hash",
+    "volatile_hash",
+    "source",
+    "scope",
+    "parent",
+    "last_changed",
+    "gone_at",
+    *DERIVED_FIELDS,
+)
+# What the diff needs of an asset that changed.
+PRIOR_FIELDS = (
+    "id",
+    *DURABLE_FIELDS,
+    "durable_hash",
+    "last_changed",
+    "gone_at",
+    "parent_id",
+    "owner_id",
+    "tracking",
+    "exposed",
+    "decision_id",
+)
+MAX_REPORTED_ERRORS = 20
+
+
+def _json_value(value):
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+class ScopeIngest:
+    """Takes one scope's records, in any number of batches, and reconciles them with the
+    database."""
+
+    def __init__(self, scope_run: ScopeRun, *, now=None, batch_size=None):
+        self.scope_run = scope_run
+        self.scope = scope_run.scope
+        self.now = now or scope_run.started_at
+        self.batch_size = batch_size or settings.DAYLIGHT_INGEST_BATCH
+        self.ownership_rules = load_rules()
+        self.rule_context = RuleContext.current(self.now)
+        self.team_names = dict(Team.objects.values_list("id", "name"))
+        self.counts = Counter()
+        self.errors: list[str] = []
+        self.cursor: dict | None = None
+        self._seen_ids: set[int] = set()
+        self._pending_assets: dict[str, dict] = {}
+        self._pending_events: dict[tuple[str, str], dict] = {}
+
+    # --- intake -------------------------------------------------------------------------------
+
+    def add(self, record) -> None:
+        try:
+            if isinstance(record, DiscoveredAsset):
+                row = asset_row(record)
+                self._pending_assets[row["key"]] = row
+            elif isinstance(record, AccessRecord):
+                row = event_row(record)
+                self._pending_events[(row["provider"], row["event_id"])] = row
+            elif isinstance(record, Cursor):
+                self.cursor = record.values
+            else:
+                raise InvalidRecord(f"unknown record type {type(record).__name__}")
+        except InvalidRecord as exc:
+            self._reject(str(exc))
+            return
+        if len(self._pending_assets) >= self.batch_size:
+            self._write_assets()
+        if len(self._pending_events) >= self.batch_size:
+            self._write_events()
+
+    def _reject(self, message: str) -> None:
+        self.counts["invalid"] += 1
+        if len(self.errors) < MAX_REPORTED_ERRORS:
+            self.errors.append(message)
+
+    @property
+    def lost_records(self) -> bool:
+        return self.counts["invalid"] > 0
+
+    def flush(self) -> None:
+        if self._pending_assets:
+            self._write_assets()
+        if self._pending_events:
+            self._write_events()
+
+    def finish(self, *, complete: bool) -> None:
+        """Write what is pending; mark gone only if the scope was read completely and nothing was
+        rejected (a rejected record may be an asset that still exists)."""
+        self.flush()
+        if complete and not self.lost_records:
+            self._mark_gone()
+        self._link_parents()
+        self._link_events()
+
+    # --- assets -------------------------------------------------------------------------------
+
+    def _write_assets(self) -> None:
+        rows, self._pending_assets = self._pending_assets, {}
+        self.counts["seen"] += len(rows)
+        stored = {
+            key: (pk, durable, volatile, gone_at, scope_id)
+            for key, pk, durable, volatile, gone_at, scope_id in Asset.objects.filter(
+                key__in=list(rows)
+            ).values_list("key", "id", "durable_hash", "volatile_hash", "gone_at", "scope_id")
+        }
+        new_rows, changed = [], {}
+        for key, row in rows.items():
+            if key not in stored:
+                new_rows.append(row)
+                continue
+            pk, durable, volatile, gone_at, scope_id = stored[key]
+            unchanged = (
+                durable == row["durable_hash"]
+                and volatile == row["volatile_hash"]
+                and gone_at is None
+                and scope_id == self.scope.pk
+            )
+            if unchanged:
+                self._seen_ids.add(pk)
+            else:
+                changed[pk] = row
+        if new_rows or changed:
+            with transaction.atomic():
+                self._upsert(new_rows, changed)
+
+    def _upsert(self, new_rows: list[dict], changed: dict[int, dict]) -> None:
+        prior = {
+            r["id"]: r for r in Asset.objects.filter(id__in=list(changed)).values(*PRIOR_FIELDS)
+        }
+        decisions = TrackingDecision.objects.in_bulk(
+            [p["decision_id"] for p in prior.values() if p["decision_id"]]
+        )
+        assets, verdicts = [], {}
+        for pk, row in [(None, r) for r in new_rows] + list(changed.items()):
+            before = prior.get(pk)
+            decision = decisions.get(before["decision_id"]) if before else None
+            asset, verdicts[row["key"]] = self._build_asset(row, before, decision)
+            assets.append(asset)
+
+        Asset.objects.bulk_create(
+            assets, update_conflicts=True, unique_fields=["key"], update_fields=UPSERT_FIELDS
+        )
+        self.counts["new"] += len(new_rows)
+        self.counts["changed"] += len(changed)
+        self._seen_ids.update(a.pk for a in assets)
+
+        history = []
+        for asset in assets:
+            history.extend(self._history(asset, prior.get(asset.pk)))
+        AssetChange.objects.bulk_create(history)
+        self._sync_findings(assets, verdicts, reevaluated=list(changed))
+
+    def _build_asset(self, row, before, decision):
+        owner = decide_owner(row, self.ownership_rules, decision)
+        verdicts = evaluate(row, self.rule_context)
+        durable_changed = before is None or before["durable_hash"] != row["durable_hash"]
+        keeps_parent = before is not None and before["parent_key"] == row["parent_key"]
+        asset = Asset(
+            pk=before["id"] if before else None,
+            **row,
+            source_id=self.scope.source_id,
+            scope_id=self.scope.pk,
+            parent_id=before["parent_id"] if keeps_parent else None,
+            first_seen=self.now,
+            last_changed=self.now if durable_changed else before["last_changed"],
+            gone_at=None,
+            decision_id=decision.pk if decision else None,
+            owner_id=owner.owner_id,
+            owner_basis=owner.basis,
+            owner_rule_id=owner.rule_id,
+            tracking=owner.tracking,
+            exposed=any(v.rule.category == FindingCategory.EXPOSURE for v in verdicts),
+            eol=any(v.rule.slug in EOL_RULES for v in verdicts),
+            max_severity=max((v.rule.severity for v in verdicts), default=None),
+        )
+        return asset, verdicts
+
+    def _change(self, asset, field, old, new):
+        return AssetChange(
+            asset_id=asset.pk,
+            at=self.now,
+            field=field,
+            old=_json_value(old),
+            new=_json_value(new),
+            run=self.scope_run,
+        )
+
+    def _history(self, asset, before):
+        """The timeline entries that writing ``asset`` over ``before`` makes."""
+        Field = AssetChange.Field
+        team = self.team_names.get
+        if before is None:
+            yield self._change(asset, Field.LIFECYCLE, None, "discovered")
+            yield self._change(asset, Field.TRACKING, None, asset.tracking)
+            if asset.owner_id:
+                yield self._change(asset, Field.OWNER, None, team(asset.owner_id))
+            if asset.exposed:
+                yield self._change(asset, Field.EXPOSED, None, True)
+            return
+        if before["gone_at"] is not None:
+            yield self._change(asset, Field.LIFECYCLE, "gone", "reappeared")
+        if before["durable_hash"] != asset.durable_hash:
+            for field in DURABLE_FIELDS:
+                if before[field] != getattr(asset, field):
+                    yield self._change(asset, field, before[field], getattr(asset, field))
+        if before["owner_id"] != asset.owner_id:
+            yield self._change(asset, Field.OWNER, team(before["owner_id"]), team(asset.owner_id))
+        if before["tracking"] != asset.tracking:
+            yield self._change(asset, Field.TRACKING, before["tracking"], asset.tracking)
+        if before["exposed"] != asset.exposed:
+            yield self._change(asset, Field.EXPOSED, before["exposed"], asset.exposed)
+
+    def _sync_findings(self, assets, verdicts, reevaluated):
+        """Open findings for rules that now fire, resolve those that no longer do."""
+        open_findings = defaultdict(dict)
+        for finding in Finding.objects.filter(asset_id__in=reevaluated, status=FindingStatus.OPEN):
+            open_findings[finding.asset_id][finding.rule] = finding
+        to_open, to_update, to_resolve = [], [], []
+        for asset in assets:
+            current = open_findings.get(asset.pk, {})
+            firing = {v.rule.slug: v for v in verdicts[asset.key]}
+            for slug, verdict in firing.items():
+                finding = current.get(slug)
+                if finding is None:
+                    to_open.append(
+                        Finding(
+                            asset_id=asset.pk,
+                            rule=slug,
+                            category=verdict.rule.category,
+                            severity=verdict.rule.severity,
+                            detail=verdict.detail,
+                            opened_at=self.now,
+                        )
+                    )
+                elif finding.detail != verdict.detail or finding.severity != verdict.rule.severity:
+                    finding.detail, finding.severity = verdict.detail, verdict.rule.severity
+                    to_update.append(finding)
+            to_resolve.extend(f.pk for slug, f in current.items() if slug not in firing)
+        Finding.objects.bulk_create(to_open)
+        Finding.objects.bulk_update(to_update, ["detail", "severity"])
+        self._resolve_findings(Finding.objects.filter(pk__in=to_resolve))
+
+    def _resolve_findings(self, findings):
+        findings.filter(status=FindingStatus.OPEN).update(
+            status=FindingStatus.RESOLVED, resolved_at=self.now
+        )
+
+    def _mark_gone(self) -> None:
+        alive = Asset.objects.filter(scope=self.scope, gone_at__isnull=True).values_list(
+            "id", flat=True
+        )
+        gone_ids = [pk for pk in alive.iterator(chunk_size=10_000) if pk not in self._seen_ids]
+        for start in range(0, len(gone_ids), self.batch_size):
+            chunk = gone_ids[start : start + self.batch_size]
+            with transaction.atomic():
+                Asset.objects.filter(pk__in=chunk).update(
+                    gone_at=self.now, exposed=False, eol=False, max_severity=None
+                )
+                AssetChange.objects.bulk_create(
+                    AssetChange(
+                        asset_id=pk,
+                        at=self.now,
+                        field=AssetChange.Field.LIFECYCLE,
+                        old="present",
+                        new="gone",
+                        run=self.scope_run,
+                    )
+                    for pk in chunk
+                )
+                self._resolve_findings(Finding.objects.filter(asset_id__in=chunk))
+        self.counts["gone"] += len(gone_ids)
+
+    def _link_parents(self) -> None:
+        """Point children at parents that arrived in a later batch, scope or run."""
+        parent = Asset.objects.filter(key=OuterRef("parent_key"))
+        Asset.objects.filter(scope=self.scope, parent__isnull=True).exclude(parent_key="").filter(
+            Exists(parent)
+        ).update(parent_id=Subquery(parent.values("id")[:1]))
+
+    # --- access events ------------------------------------------------------------------------
+
+    def _write_events(self) -> None:
+        rows, self._pending_events = self._pending_events, {}
+        known = set(
+            AccessEvent.objects.filter(event_id__in=[event_id for _, event_id in rows]).values_list(
+                "provider", "event_id"
+            )
+        )
+        fresh = [row for ident, row in rows.items() if ident not in known]
+        asset_ids = dict(
+            Asset.objects.filter(
+                key__in={r["asset_key"] for r in fresh if r["asset_key"]}
+            ).values_list("key", "id")
+        )
+        AccessEvent.objects.bulk_create(
+            [
+                AccessEvent(
+                    **row, source_id=self.scope.source_id, asset_id=asset_ids.get(row["asset_key"])
+                )
+                for row in fresh
+            ],
+            ignore_conflicts=True,
+        )
+        self.counts["events"] += len(fresh)
+
+    def _link_events(self) -> None:
+        """Attach this source's events that arrived before the asset they are about."""
+        asset = Asset.objects.filter(key=OuterRef("asset_key"))
+        AccessEvent.objects.filter(source_id=self.scope.source_id, asset__isnull=True).exclude(
+            asset_key=""
+        ).filter(Exists(asset)).update(asset_id=Subquery(asset.values("id")[:1]))

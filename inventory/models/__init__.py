@@ -1,0 +1,45 @@
+from .access import AccessEvent
+from .assets import Asset, AssetChange
+from .audit import AuditLog
+from .choices import (
+    AssetKind,
+    FindingCategory,
+    FindingStatus,
+    OwnerBasis,
+    Provider,
+    RunStatus,
+    RunTrigger,
+    Severity,
+    TrackingStatus,
+)
+from .findings import Finding
+from .leases import Lease
+from .ownership import OwnershipRule, TrackingDecision
+from .runs import CollectionRun, ScopeRun
+from .sources import Scope, Source
+from .teams import Team
+
+__all__ = [
+    "AccessEvent",
+    "Asset",
+    "AssetChange",
+    "AssetKind",
+    "AuditLog",
+    "CollectionRun",
+    "Finding",
+    "FindingCategory",
+    "FindingStatus",
+    "Lease",
+    "OwnerBasis",
+    "OwnershipRule",
+    "Provider",
+    "RunStatus",
+    "RunTrigger",
+    "Scope",
+    "ScopeRun",
+    "Severity",
+    "Source",
+    "Team",
+    "TrackingDecision",
+    "TrackingStatus",
+]

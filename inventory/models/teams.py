@@ -1,0 +1,21 @@
+from django.db import models
+from django.urls import reverse
+
+
+class Team(models.Model):
+    """A group of people accountable for assets: the answer to "who owns this?"."""
+
+    name = models.CharField(max_length=100, unique=True)
+    slug = models.SlugField(max_length=100, unique=True)
+    contact = models.CharField(max_length=254, blank=True, help_text="E-mail or chat channel.")
+    description = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self):
+        return self.name
+
+    def get_absolute_url(self):
+        return reverse("dashboard:team", args=[self.slug])

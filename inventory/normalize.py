@@ -1,0 +1,181 @@
+"""Turns collector records into bounded, storable rows and fingerprints them.
+
+Names, tags and labels are attacker-controlled: anyone who can deploy can put anything in them.
+They are stored intact up to the providers' own limits, with only what no database can hold
+(NUL characters, lone surrogates) replaced, and cut past generous bounds so one resource cannot
+bloat the inventory.
+"""
+
+import hashlib
+import json
+from datetime import datetime
+
+from collectors.records import AccessRecord, DiscoveredAsset
+
+MAX_LABELS = 256
+MAX_LABEL_KEY = 512  # Azure allows 512-character tag names, the longest of the providers.
+MAX_LABEL_VALUE = 4096
+MAX_STRING = 4096
+MAX_LIST = 500
+MAX_DEPTH = 8
+TRUNCATED = "…"
+
+# Collected fields whose change is history (an AssetChange row) …
+DURABLE_FIELDS = (
+    "kind",
+    "name",
+    "account",
+    "region",
+    "namespace",
+    "parent_key",
+    "labels",
+    "runtime",
+    "image",
+    "image_digest",
+    "platform_version",
+    "endpoints",
+    "security",
+    "attributes",
+    "creator",
+    "provider_created_at",
+)
+# … and those updated in place, silently.
+VOLATILE_FIELDS = ("state", "observed", "provider_modified_at")
+COLLECTED_FIELDS = ("provider", *DURABLE_FIELDS, *VOLATILE_FIELDS)
+
+COLUMN_LIMITS = {
+    "key": 512,
+    "name": 255,
+    "account": 128,
+    "region": 64,
+    "namespace": 253,
+    "parent_key": 512,
+    "runtime": 64,
+    "image": 512,
+    "image_digest": 100,
+    "platform_version": 64,
+    "state": 32,
+    "creator": 255,
+    "provider": 20,
+    "kind": 20,
+    "event_id": 255,
+    "actor": 255,
+    "action": 255,
+    "source_ip": 64,
+    "user_agent": 512,
+    "outcome": 64,
+    "asset_key": 512,
+}
+
+
+class InvalidRecord(ValueError):
+    """A record a collector produced that cannot be stored (no key, wrong types)."""
+
+
+def clean_text(value, limit=MAX_STRING) -> str:
+    """A string any database can store: no NULs, no lone surrogates, at most ``limit`` chars."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if "\x00" in text:
+        text = text.replace("\x00", "\ufffd")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    if len(text) > limit:
+        text = text[: limit - 1] + TRUNCATED
+    return text
+
+
+def clean_json(value, depth=0):
+    """JSON-safe copy of ``value`` with strings, lists and nesting bounded."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if depth >= MAX_DEPTH:
+        return TRUNCATED
+    if isinstance(value, dict):
+        items = list(value.items())[:MAX_LIST]
+        return {clean_text(k, MAX_LABEL_KEY): clean_json(v, depth + 1) for k, v in items}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [clean_json(v, depth + 1) for v in list(value)[:MAX_LIST]]
+    return clean_text(value)
+
+
+def clean_labels(labels) -> dict[str, str]:
+    if not isinstance(labels, dict):
+        raise InvalidRecord(f"labels must be a mapping, not {type(labels).__name__}")
+    items = list(labels.items())[:MAX_LABELS]
+    return {clean_text(k, MAX_LABEL_KEY): clean_text(v, MAX_LABEL_VALUE) for k, v in items}
+
+
+def _column(name, value):
+    return clean_text(value, COLUMN_LIMITS[name])
+
+
+def _fingerprint(row, fields):
+    payload = json.dumps(
+        [row[f] for f in fields], sort_keys=True, default=str, separators=(",", ":")
+    )
+    return hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+
+
+def asset_row(record: DiscoveredAsset) -> dict:
+    """The columns an asset record fills, cleaned, with its durable and volatile fingerprints."""
+    if not isinstance(record, DiscoveredAsset):
+        raise InvalidRecord(f"expected DiscoveredAsset, got {type(record).__name__}")
+    key = _column("key", record.key)
+    if not key.strip():
+        raise InvalidRecord(f"asset without a key (name {record.name!r:.80})")
+    for when in (record.created_at, record.modified_at):
+        if when is not None and (not isinstance(when, datetime) or when.tzinfo is None):
+            raise InvalidRecord(f"{key}: timestamps must be timezone-aware datetimes")
+    row = {
+        "key": key,
+        "provider": _column("provider", record.provider),
+        "kind": _column("kind", record.kind),
+        "name": _column("name", record.name) or key[-255:],
+        "account": _column("account", record.account),
+        "region": _column("region", record.region),
+        "namespace": _column("namespace", record.namespace),
+        "parent_key": _column("parent_key", record.parent_key),
+        "labels": clean_labels(record.labels),
+        "runtime": _column("runtime", record.runtime),
+        "image": _column("image", record.image),
+        "image_digest": _column("image_digest", record.image_digest),
+        "platform_version": _column("platform_version", record.platform_version),
+        "endpoints": [clean_json(e.as_dict()) for e in record.endpoints[:MAX_LIST]],
+        "security": clean_json(record.security),
+        "attributes": clean_json(record.attributes),
+        "creator": _column("creator", record.creator),
+        "provider_created_at": record.created_at,
+        "state": _column("state", record.state),
+        "observed": clean_json(record.observed),
+        "provider_modified_at": record.modified_at,
+    }
+    row["durable_hash"] = _fingerprint(row, DURABLE_FIELDS)
+    row["volatile_hash"] = _fingerprint(row, VOLATILE_FIELDS)
+    return row
+
+
+def event_row(record: AccessRecord) -> dict:
+    """The columns an access record fills, cleaned."""
+    if not isinstance(record.occurred_at, datetime) or record.occurred_at.tzinfo is None:
+        raise InvalidRecord(f"event {record.event_id!r:.80}: occurred_at must be timezone-aware")
+    event_id = _column("event_id", record.event_id)
+    if not event_id:
+        raise InvalidRecord("access event without an event id")
+    return {
+        "provider": _column("provider", record.provider),
+        "event_id": event_id,
+        "asset_key": _column("asset_key", record.asset_key),
+        "occurred_at": record.occurred_at,
+        "actor": _column("actor", record.actor),
+        "action": _column("action", record.action) or "unknown",
+        "source_ip": _column("source_ip", record.source_ip),
+        "user_agent": _column("user_agent", record.user_agent),
+        "outcome": _column("outcome", record.outcome),
+        "detail": clean_json(record.detail),
+    }

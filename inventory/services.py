@@ -1,0 +1,229 @@
+"""Human decisions and configuration changes. Each is atomic, takes the acting user, and writes
+its own audit row and asset history: background writes are recorded as explicitly as people's.
+"""
+
+from django.db import transaction
+from django.utils import timezone
+
+from .models import (
+    Asset,
+    AssetChange,
+    AuditLog,
+    OwnershipRule,
+    Team,
+    TrackingDecision,
+)
+from .ownership import decide_owner, load_rules
+
+SYSTEM_ACTOR = "daylight"
+OWNER_FIELDS = ("provider", "labels", "account", "namespace", "name")
+BATCH = 2000
+
+
+def audit(actor, action, obj=None, *, object_type="", before=None, after=None, note="") -> AuditLog:
+    return AuditLog.objects.create(
+        actor=actor if actor and actor.is_authenticated else None,
+        actor_name=actor.get_username() if actor else SYSTEM_ACTOR,
+        action=action,
+        object_type=object_type or (obj._meta.model_name if obj is not None else ""),
+        object_id=str(obj.pk) if obj is not None else "",
+        object_repr=str(obj)[:255] if obj is not None else "",
+        before=before,
+        after=after,
+        note=note,
+    )
+
+
+def refresh_ownership(asset_ids, *, actor=None, now=None) -> int:
+    """Re-derive owner and tracking status of these assets from rules and active decisions,
+    writing history for each that changes. Returns how many changed."""
+    now = now or timezone.now()
+    rules = load_rules()
+    team_names = dict(Team.objects.values_list("id", "name"))
+    asset_ids = list(asset_ids)
+    changed = 0
+    for start in range(0, len(asset_ids), BATCH):
+        chunk = asset_ids[start : start + BATCH]
+        assets = list(
+            Asset.objects.filter(pk__in=chunk)
+            .select_related("decision")
+            .only(
+                "id",
+                "owner_id",
+                "owner_basis",
+                "owner_rule_id",
+                "tracking",
+                "decision",
+                *OWNER_FIELDS,
+            )
+        )
+        updated, history = [], []
+        for asset in assets:
+            row = {f: getattr(asset, f) for f in OWNER_FIELDS}
+            verdict = decide_owner(row, rules, asset.decision)
+            before = (asset.owner_id, asset.tracking)
+            after = (verdict.owner_id, verdict.basis, verdict.rule_id, verdict.tracking)
+            if (asset.owner_id, asset.owner_basis, asset.owner_rule_id, asset.tracking) == after:
+                continue
+            asset.owner_id, asset.owner_basis, asset.owner_rule_id, asset.tracking = after
+            if before[0] != asset.owner_id:
+                history.append(
+                    AssetChange(
+                        asset=asset,
+                        at=now,
+                        field=AssetChange.Field.OWNER,
+                        old=team_names.get(before[0]),
+                        new=team_names.get(asset.owner_id),
+                        actor=actor,
+                    )
+                )
+            if before[1] != asset.tracking:
+                history.append(
+                    AssetChange(
+                        asset=asset,
+                        at=now,
+                        field=AssetChange.Field.TRACKING,
+                        old=before[1],
+                        new=asset.tracking,
+                        actor=actor,
+                    )
+                )
+            updated.append(asset)
+        Asset.objects.bulk_update(updated, ["owner", "owner_basis", "owner_rule", "tracking"])
+        AssetChange.objects.bulk_create(history)
+        changed += len({c.asset_id for c in history})
+    return changed
+
+
+def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=None, note=""):
+    now = timezone.now()
+    assets = list(assets)
+    with transaction.atomic():
+        TrackingDecision.objects.filter(asset__in=assets, active=True).update(active=False)
+        decisions = (
+            TrackingDecision.objects.bulk_create(
+                TrackingDecision(
+                    asset=asset,
+                    kind=kind,
+                    team=team,
+                    reason=reason,
+                    expires_at=expires_at,
+                    decided_by=actor,
+                    decided_at=now,
+                )
+                for asset in assets
+            )
+            if kind
+            else []
+        )
+        by_asset = {d.asset_id: d for d in decisions}
+        for asset in assets:
+            asset.decision = by_asset.get(asset.pk)
+        Asset.objects.bulk_update(assets, ["decision"])
+        refresh_ownership([a.pk for a in assets], actor=actor, now=now)
+        for asset in assets:
+            audit(
+                actor,
+                action,
+                asset,
+                after={
+                    "team": team.name if team else None,
+                    "reason": reason,
+                    "expires_at": expires_at.isoformat() if expires_at else None,
+                },
+                note=note,
+            )
+    return len(assets)
+
+
+def assign_owner(assets, team: Team, actor, reason="") -> int:
+    """These assets belong to ``team``: tracked, whatever the rules say."""
+    return _decide(
+        assets, actor, "asset.assign", kind=TrackingDecision.Kind.ASSIGN, team=team, reason=reason
+    )
+
+
+def accept_risk(assets, actor, reason: str, expires_at=None, team=None) -> int:
+    """Known and allowed, for ``reason``, until ``expires_at`` (then it reopens itself)."""
+    if not reason.strip():
+        raise ValueError("Accepting a risk needs a reason.")
+    return _decide(
+        assets,
+        actor,
+        "asset.accept_risk",
+        kind=TrackingDecision.Kind.ACCEPT,
+        team=team,
+        reason=reason,
+        expires_at=expires_at,
+    )
+
+
+def clear_decision(assets, actor, reason="") -> int:
+    """Forget the human decision: the rules decide again."""
+    return _decide(assets, actor, "asset.clear_decision", kind=None, reason=reason)
+
+
+def expire_decisions(now=None) -> int:
+    """Deactivate decisions past their expiry so the assets are judged afresh."""
+    now = now or timezone.now()
+    expired = list(
+        TrackingDecision.objects.filter(active=True, expires_at__lte=now).select_related("asset")
+    )
+    if not expired:
+        return 0
+    with transaction.atomic():
+        TrackingDecision.objects.filter(pk__in=[d.pk for d in expired]).update(active=False)
+        Asset.objects.filter(decision__in=expired).update(decision=None)
+        refresh_ownership([d.asset_id for d in expired], now=now)
+        for decision in expired:
+            audit(
+                None,
+                "asset.decision_expired",
+                decision.asset,
+                before={
+                    "kind": decision.kind,
+                    "reason": decision.reason,
+                    "expires_at": decision.expires_at.isoformat(),
+                },
+            )
+    return len(expired)
+
+
+def _rule_state(rule):
+    return {
+        "name": rule.name,
+        "position": rule.position,
+        "team": rule.team.name,
+        "provider": rule.provider,
+        "tag_key": rule.tag_key,
+        "tag_value": rule.tag_value,
+        "account": rule.account,
+        "namespace": rule.namespace,
+        "name_pattern": rule.name_pattern,
+        "enabled": rule.enabled,
+    }
+
+
+def save_rule(rule: OwnershipRule, actor) -> int:
+    """Create or change an ownership rule and re-derive every live asset's owner."""
+    with transaction.atomic():
+        before = _rule_state(OwnershipRule.objects.get(pk=rule.pk)) if rule.pk else None
+        rule.full_clean()
+        rule.save()
+        audit(actor, "rule.save", rule, before=before, after=_rule_state(rule))
+        return refresh_ownership(_live_asset_ids(), actor=actor)
+
+
+def delete_rule(rule: OwnershipRule, actor) -> int:
+    with transaction.atomic():
+        audit(actor, "rule.delete", rule, before=_rule_state(rule))
+        rule.delete()
+        return refresh_ownership(_live_asset_ids(), actor=actor)
+
+
+def _live_asset_ids():
+    return (
+        Asset.objects.filter(gone_at__isnull=True)
+        .values_list("id", flat=True)
+        .iterator(chunk_size=10_000)
+    )
