@@ -1,0 +1,105 @@
+"""Human decisions: ownership, accepted risk, expiry, rule changes — each audited."""
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inventory import services
+from inventory.ingest import ScopeIngest
+from inventory.models import Asset, AuditLog, OwnershipRule, Team, TrackingStatus
+from tests.conftest import asset
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def estate(scope_run):
+    session = ScopeIngest(scope_run())
+    for name in ("a", "b", "c"):
+        session.add(asset(f"arn:fn:{name}", labels={"team": "pay"} if name == "c" else {}))
+    session.finish(complete=True)
+    return {a.name: a for a in Asset.objects.all()}
+
+
+@pytest.fixture
+def payments(db):
+    return Team.objects.create(name="Payments", slug="payments")
+
+
+def test_assigning_owner_tracks_the_asset_and_audits_it(estate, payments, reconciler):
+    services.assign_owner([estate["a"], estate["b"]], payments, reconciler, reason="their lambda")
+
+    for name in ("a", "b"):
+        a = Asset.objects.get(name=name)
+        assert (a.owner, a.tracking, a.owner_basis) == (
+            payments,
+            TrackingStatus.TRACKED,
+            "decision",
+        )
+        assert a.changes.filter(field="owner", new="Payments", actor=reconciler).exists()
+    entries = AuditLog.objects.filter(action="asset.assign")
+    assert entries.count() == 2 and entries.first().actor_name == "itstaff"
+    assert entries.first().after["team"] == "Payments"
+
+
+def test_decision_survives_collection(estate, payments, reconciler, scope_run):
+    services.assign_owner([estate["a"]], payments, reconciler)
+    session = ScopeIngest(scope_run(at=timezone.now()))
+    session.add(asset("arn:fn:a", labels={"new": "tag"}))
+    session.finish(complete=False)
+
+    a = Asset.objects.get(name="a")
+    assert (
+        a.owner == payments and a.tracking == TrackingStatus.TRACKED and a.labels == {"new": "tag"}
+    )
+
+
+def test_accepted_risk_needs_a_reason_and_expires(estate, reconciler):
+    with pytest.raises(ValueError, match="reason"):
+        services.accept_risk([estate["a"]], reconciler, reason="  ")
+
+    soon = timezone.now() + timedelta(days=1)
+    services.accept_risk([estate["a"]], reconciler, reason="lab box, isolated", expires_at=soon)
+    assert Asset.objects.get(name="a").tracking == TrackingStatus.ACCEPTED
+
+    assert services.expire_decisions(now=soon - timedelta(minutes=1)) == 0
+    assert services.expire_decisions(now=soon + timedelta(minutes=1)) == 1
+    a = Asset.objects.get(name="a")
+    assert a.tracking == TrackingStatus.UNTRACKED and a.decision is None
+    expired = AuditLog.objects.get(action="asset.decision_expired")
+    assert expired.actor is None and expired.actor_name == "daylight"
+
+
+def test_clearing_a_decision_lets_rules_decide_again(estate, payments, reconciler):
+    platform = Team.objects.create(name="Platform", slug="platform")
+    OwnershipRule.objects.create(name="tag", team=platform, tag_key="team")
+    services.refresh_ownership([estate["c"].pk])
+    services.assign_owner([estate["c"]], payments, reconciler)
+    assert Asset.objects.get(name="c").owner == payments
+
+    services.clear_decision([estate["c"]], reconciler)
+    assert Asset.objects.get(name="c").owner == platform
+
+
+def test_saving_and_deleting_a_rule_rederives_owners(estate, payments, admin_user):
+    rule = OwnershipRule(name="pay tag", team=payments, tag_key="team", tag_value="pay")
+    assert services.save_rule(rule, admin_user) == 1
+    c = Asset.objects.get(name="c")
+    assert c.owner == payments and c.owner_rule == rule
+
+    services.delete_rule(rule, admin_user)
+    c.refresh_from_db()
+    assert c.owner is None and c.tracking == TrackingStatus.UNTRACKED
+    assert list(AuditLog.objects.order_by("id").values_list("action", flat=True)) == [
+        "rule.save",
+        "rule.delete",
+    ]
+
+
+def test_audit_log_is_append_only(admin_user):
+    entry = services.audit(admin_user, "test.action", object_type="thing")
+    with pytest.raises(PermissionError):
+        entry.save()
+    with pytest.raises(PermissionError):
+        entry.delete()
