@@ -1,5 +1,6 @@
 from django.contrib import admin
 
+from . import services
 from .models import (
     AccessEvent,
     Asset,
@@ -14,21 +15,49 @@ from .models import (
 )
 
 
+class AuditedAdmin(admin.ModelAdmin):
+    """Configuration edited here goes through the same audited services as the UI and API."""
+
+    save_service = delete_service = None
+
+    def save_model(self, request, obj, form, change):
+        self.save_service(obj, request.user)
+
+    def delete_model(self, request, obj):
+        self.delete_service(obj, request.user)
+
+    def delete_queryset(self, request, queryset):
+        for obj in queryset:
+            self.delete_model(request, obj)
+
+
 @admin.register(Source)
-class SourceAdmin(admin.ModelAdmin):
+class SourceAdmin(AuditedAdmin):
     list_display = ("name", "provider", "schedule", "enabled")
     list_filter = ("provider", "enabled")
     search_fields = ("name",)
+    save_service, delete_service = (
+        staticmethod(services.save_source),
+        staticmethod(services.delete_source),
+    )
 
 
 @admin.register(Team)
-class TeamAdmin(admin.ModelAdmin):
+class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "contact")
     prepopulated_fields = {"slug": ("name",)}
+    save_service, delete_service = (
+        staticmethod(services.save_team),
+        staticmethod(services.delete_team),
+    )
 
 
 @admin.register(OwnershipRule)
-class OwnershipRuleAdmin(admin.ModelAdmin):
+class OwnershipRuleAdmin(AuditedAdmin):
+    save_service, delete_service = (
+        staticmethod(services.save_rule),
+        staticmethod(services.delete_rule),
+    )
     list_display = (
         "position",
         "name",

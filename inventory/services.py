@@ -227,3 +227,52 @@ def _live_asset_ids():
         .values_list("id", flat=True)
         .iterator(chunk_size=10_000)
     )
+
+
+def _source_state(source):
+    return {
+        "name": source.name,
+        "provider": source.provider,
+        "config": source.config,
+        "endpoint_url": source.endpoint_url,
+        "schedule": source.schedule,
+        "enabled": source.enabled,
+        "description": source.description,
+    }
+
+
+def save_source(source, actor, *, action="source.save"):
+    """Validate and save a source (its beat schedule follows), auditing before and after."""
+    from .models import Source
+
+    with transaction.atomic():
+        before = _source_state(Source.objects.get(pk=source.pk)) if source.pk else None
+        source.full_clean()
+        source.save()
+        audit(actor, action, source, before=before, after=_source_state(source))
+    return source
+
+
+def delete_source(source, actor):
+    with transaction.atomic():
+        audit(actor, "source.delete", source, before=_source_state(source))
+        source.delete()
+
+
+def _team_state(team):
+    return {"name": team.name, "slug": team.slug, "contact": team.contact}
+
+
+def save_team(team, actor):
+    with transaction.atomic():
+        before = _team_state(Team.objects.get(pk=team.pk)) if team.pk else None
+        team.full_clean()
+        team.save()
+        audit(actor, "team.save", team, before=before, after=_team_state(team))
+    return team
+
+
+def delete_team(team, actor):
+    with transaction.atomic():
+        audit(actor, "team.delete", team, before=_team_state(team))
+        team.delete()

@@ -13,8 +13,17 @@ from inventory.roles import ADMIN, RECONCILER, VIEWER
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
+@pytest.fixture(autouse=True)
+def fast_password_hashing(settings):
+    """Real hashing is deliberately slow; tests create many users."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
 def make_user(username, role):
     user = User.objects.create_user(username, password="correct-horse-battery")
+    if role == ADMIN:  # as `manage.py adduser --role admin` makes them
+        user.is_staff = user.is_superuser = True
+        user.save()
     if role:
         user.groups.add(Group.objects.get(name=role))
     return user

@@ -103,3 +103,20 @@ def test_audit_log_is_append_only(admin_user):
         entry.save()
     with pytest.raises(PermissionError):
         entry.delete()
+
+
+def test_configuration_changes_in_the_admin_site_are_audited(client, admin_user):
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/inventory/team/add/", {"name": "Security", "slug": "security", "contact": ""}
+    )
+    assert response.status_code == 302
+    entry = AuditLog.objects.get(action="team.save")
+    assert entry.actor == admin_user and entry.before is None and entry.after["slug"] == "security"
+
+    response = client.post(
+        "/admin/inventory/source/add/",
+        {"name": "bad", "provider": "demo", "config": '{"password": "x"}', "schedule": "* * *"},
+    )
+    assert response.status_code == 200  # the form shows the errors
+    assert not AuditLog.objects.filter(action="source.save").exists()
