@@ -9,6 +9,7 @@ import secrets
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -159,6 +160,18 @@ CELERY_TASK_TIME_LIMIT = env_int("COLLECT_TIME_LIMIT", 3600)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 DJANGO_CELERY_BEAT_TZ_AWARE = True
+# Daylight's own daily jobs. Beat's DatabaseScheduler copies these into PeriodicTask rows at
+# start; each Source's collection schedule is a PeriodicTask of its own (inventory.schedules).
+CELERY_BEAT_SCHEDULE = {
+    "daylight-expire-decisions": {
+        "task": "daylight.expire_decisions",
+        "schedule": crontab(minute=5, hour=0),
+    },
+    "daylight-reevaluate-findings": {
+        "task": "daylight.reevaluate_findings",
+        "schedule": crontab(minute=20, hour=0),
+    },
+}
 
 if REDIS_URL:
     CACHES = {

@@ -1,0 +1,123 @@
+"""Celery tasks for Daylight's own daily jobs: thin, named, safe to run twice.
+
+Celery beat runs them from ``CELERY_BEAT_SCHEDULE`` (config/settings.py); collections of each
+Source are scheduled separately, by the PeriodicTask rows that ``inventory.schedules`` keeps.
+"""
+
+import logging
+
+from celery import shared_task
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from . import locks, services
+from .ingest import ScopeIngest
+from .models import Asset, AssetChange, FindingCategory
+from .normalize import COLLECTED_FIELDS
+from .rules import EOL_RULES, RuleContext, evaluate
+
+logger = logging.getLogger(__name__)
+
+# What the rules read of an asset, plus what reevaluation compares and rewrites.
+REEVALUATED_FIELDS = ("id", "key", *COLLECTED_FIELDS, "exposed", "eol", "max_severity")
+ROLLUP_FIELDS = ("exposed", "eol", "max_severity")
+
+
+@shared_task(name="daylight.expire_decisions")
+def expire_decisions() -> int:
+    """Deactivate accepted-risk and other decisions past their expiry; returns how many."""
+    return services.expire_decisions()
+
+
+@shared_task(name="daylight.reevaluate_findings")
+def reevaluate_findings() -> int:
+    """Re-judge every live asset as of today; returns how many assets' roll-ups changed."""
+    with locks.hold("findings:reevaluate") as acquired:
+        if not acquired:
+            logger.info("findings are already being reevaluated; skipping")
+            return 0
+        return reevaluate_assets()
+
+
+class _FindingSync(ScopeIngest):
+    """Borrows the ingest path's finding reconciliation without a collection run.
+
+    Stands in until ``ScopeIngest._sync_findings`` becomes a module-level function of
+    ``inventory.ingest``; it needs nothing of an ingest but the time.
+    """
+
+    def __init__(self, now):
+        self.now = now
+
+    def sync(self, assets, verdicts):
+        self._sync_findings(assets, verdicts, reevaluated=[asset.pk for asset in assets])
+
+
+def reevaluate_assets(now=None, batch_size=None) -> int:
+    """Run the rules again over every live asset's stored facts, as of ``now``.
+
+    Collections only judge assets whose facts changed, but some verdicts move with the calendar
+    alone: a function goes stale, a runtime reaches end of life. This opens and resolves those
+    findings and keeps each asset's exposed / eol / max_severity roll-up in step, writing only
+    assets whose roll-up changed.
+    """
+    now = now or timezone.now()
+    batch_size = batch_size or settings.DAYLIGHT_INGEST_BATCH
+    context = RuleContext.current(now)
+    findings = _FindingSync(now)
+    live_ids = (
+        Asset.objects.filter(gone_at__isnull=True).order_by("id").values_list("id", flat=True)
+    )
+    changed = 0
+    last_id = 0
+    while True:
+        # Keyset pagination: each batch is its own short transaction, and collections that
+        # run meanwhile are never blocked for the whole walk.
+        batch_ids = list(live_ids.filter(id__gt=last_id)[:batch_size])
+        if not batch_ids:
+            return changed
+        last_id = batch_ids[-1]
+        try:
+            with transaction.atomic():
+                changed += _reevaluate_batch(batch_ids, context, findings)
+        except IntegrityError:
+            # A collection opened one of these findings at the same moment; its verdict is as
+            # fresh as ours, and tomorrow's run looks at the batch again.
+            logger.warning(
+                "reevaluating assets %s to %s collided with a collection; left for the next run",
+                batch_ids[0],
+                batch_ids[-1],
+            )
+
+
+def _reevaluate_batch(asset_ids, context, findings) -> int:
+    assets = list(Asset.objects.filter(pk__in=asset_ids).only(*REEVALUATED_FIELDS))
+    verdicts, updated, history = {}, [], []
+    for asset in assets:
+        row = {field: getattr(asset, field) for field in COLLECTED_FIELDS}
+        verdicts[asset.key] = fired = evaluate(row, context)
+        rollup = {
+            "exposed": any(v.rule.category == FindingCategory.EXPOSURE for v in fired),
+            "eol": any(v.rule.slug in EOL_RULES for v in fired),
+            "max_severity": max((v.rule.severity for v in fired), default=None),
+        }
+        if all(getattr(asset, name) == value for name, value in rollup.items()):
+            continue
+        if asset.exposed != rollup["exposed"]:
+            history.append(
+                AssetChange(
+                    asset=asset,
+                    at=context.now,
+                    field=AssetChange.Field.EXPOSED,
+                    old=asset.exposed,
+                    new=rollup["exposed"],
+                )
+            )
+        for name, value in rollup.items():
+            setattr(asset, name, value)
+        updated.append(asset)
+    findings.sync(assets, verdicts)
+    Asset.objects.bulk_update(updated, ROLLUP_FIELDS)
+    AssetChange.objects.bulk_create(history)
+    return len(updated)
