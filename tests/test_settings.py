@@ -1,0 +1,320 @@
+"""Deployment: settings read from the environment, and the Docker files that ship Daylight.
+
+Each settings case imports config.settings in a fresh interpreter with exactly the environment
+under test, as a container or a developer's shell would. No Docker engine runs here, so the
+image is not built: the Compose file and Dockerfile are checked as data, and the commands they
+run (collectstatic, migrate, gunicorn, the health check) are run here the same way.
+"""
+
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO = Path(__file__).resolve().parent.parent
+# Variables that change the settings; removed from the inherited environment for each case.
+SETTINGS_ENV = (
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "REDIS_URL",
+    "SECRET_KEY",
+    "STATIC_MANIFEST",
+    "STATIC_ROOT",
+    "ALLOWED_HOSTS",
+    "DEBUG",
+    "SECURE_COOKIES",
+)
+PROBE = """
+import json
+from django.conf import settings
+db = settings.DATABASES["default"]
+print(json.dumps({
+    "engine": db["ENGINE"],
+    "name": str(db["NAME"]),
+    "host": db.get("HOST", ""),
+    "broker": settings.CELERY_BROKER_URL,
+    "eager": settings.CELERY_TASK_ALWAYS_EAGER,
+    "redis": settings.REDIS_URL,
+    "cache": settings.CACHES["default"]["BACKEND"],
+    "allowed_hosts": settings.ALLOWED_HOSTS,
+    "static_storage": settings.STORAGES["staticfiles"]["BACKEND"],
+    "static_root": str(settings.STATIC_ROOT),
+    "use_finders": settings.WHITENOISE_USE_FINDERS,
+    "secure_cookies": getattr(settings, "SESSION_COOKIE_SECURE", False),
+}))
+"""
+
+
+def clean_env(**env) -> dict:
+    base = {k: v for k, v in os.environ.items() if k not in SETTINGS_ENV}
+    return {**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
+
+
+def settings_with(**env) -> dict:
+    """config.settings as a fresh process sees it with exactly ``env`` set."""
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=clean_env(**env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def test_no_environment_is_the_embedded_default():
+    s = settings_with()
+    assert s["engine"] == "django.db.backends.sqlite3"
+    assert Path(s["name"]) == REPO / "daylight.sqlite3"
+    assert s["broker"] == "" and s["redis"] == ""
+    assert s["eager"] is True, "without a broker, tasks must run in-process"
+    assert s["cache"] == "django.core.cache.backends.locmem.LocMemCache"
+    assert s["static_storage"] == "django.contrib.staticfiles.storage.StaticFilesStorage"
+    assert s["use_finders"] is True
+    assert s["secure_cookies"] is False
+
+
+def test_database_url_selects_postgresql():
+    s = settings_with(
+        DATABASE_URL="postgres://daylight:pw@db.internal:5432/inventory", SECRET_KEY="k"
+    )
+    assert s["engine"] == "django.db.backends.postgresql"
+    assert s["name"] == "inventory" and s["host"] == "db.internal"
+    assert s["secure_cookies"] is True
+
+
+def test_secure_cookies_can_be_turned_off_for_plain_http():
+    s = settings_with(DATABASE_URL="postgres://u@db/x", SECRET_KEY="k", SECURE_COOKIES="false")
+    assert s["secure_cookies"] is False
+
+
+def test_secret_key_is_required_when_database_url_is_set():
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=clean_env(DATABASE_URL="postgres://u@db/x"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "ImproperlyConfigured" in result.stderr
+    assert "SECRET_KEY must be set when DATABASE_URL is set" in result.stderr
+
+
+def test_a_broker_turns_eager_tasks_off_and_redis_holds_locks_and_cache():
+    s = settings_with(CELERY_BROKER_URL="redis://127.0.0.1:6379/5")
+    assert s["eager"] is False
+    assert s["broker"] == "redis://127.0.0.1:6379/5"
+    assert s["redis"] == "redis://127.0.0.1:6379/5"
+    assert s["cache"] == "django.core.cache.backends.redis.RedisCache"
+
+
+def test_redis_url_alone_is_broker_and_lock_store():
+    s = settings_with(REDIS_URL="redis://cache.internal:6379/1")
+    assert s["broker"] == s["redis"] == "redis://cache.internal:6379/1"
+    assert s["eager"] is False
+
+
+def test_a_non_redis_broker_keeps_locks_in_the_database():
+    s = settings_with(CELERY_BROKER_URL="amqp://guest@127.0.0.1:5672//")
+    assert s["eager"] is False
+    assert s["redis"] == ""
+
+
+def test_allowed_hosts_and_static_files_come_from_the_environment(tmp_path):
+    s = settings_with(
+        ALLOWED_HOSTS="daylight.example.com, 127.0.0.1",
+        STATIC_MANIFEST="1",
+        STATIC_ROOT=str(tmp_path),
+    )
+    assert s["allowed_hosts"] == ["daylight.example.com", "127.0.0.1"]
+    assert s["static_storage"] == "whitenoise.storage.CompressedManifestStaticFilesStorage"
+    assert s["use_finders"] is False
+    assert s["static_root"] == str(tmp_path)
+
+
+# --- docker-compose.yml and the Dockerfile -------------------------------------------------------
+
+APP_SERVICES = ("migrate", "web", "worker", "beat")
+
+
+@pytest.fixture(scope="module")
+def compose():
+    return yaml.safe_load((REPO / "docker-compose.yml").read_text())
+
+
+@pytest.fixture(scope="module")
+def dockerfile():
+    return (REPO / "Dockerfile").read_text()
+
+
+def dockerfile_cmd(dockerfile) -> list[str]:
+    joined = dockerfile.replace("\\\n", " ")
+    return json.loads(re.search(r"^CMD (\[.*\])\s*$", joined, re.M).group(1))
+
+
+def test_compose_has_every_service(compose):
+    services = compose["services"]
+    assert set(services) == {"postgres", "redis", *APP_SERVICES}
+    assert services["postgres"]["image"].startswith("postgres:16")
+    assert services["redis"]["image"].startswith("redis:7")
+    assert "postgres-data:/var/lib/postgresql/data" in services["postgres"]["volumes"]
+    assert "postgres-data" in compose["volumes"]
+
+
+def test_compose_starts_things_in_order(compose):
+    services = compose["services"]
+    assert services["migrate"]["depends_on"] == {"postgres": {"condition": "service_healthy"}}
+    assert services["migrate"]["command"] == ["python", "manage.py", "migrate", "--noinput"]
+    assert services["migrate"]["restart"] == "no"
+    for name in ("web", "worker", "beat"):
+        depends = services[name]["depends_on"]
+        assert depends["migrate"] == {"condition": "service_completed_successfully"}, name
+        assert depends["redis"] == {"condition": "service_healthy"}, name
+
+
+def test_compose_checks_health(compose):
+    services = compose["services"]
+    assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
+    assert "ping" in services["redis"]["healthcheck"]["test"]
+    assert any("/accounts/login/" in part for part in services["web"]["healthcheck"]["test"])
+    assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
+
+
+def test_compose_runs_daylight_unprivileged_on_a_read_only_root(compose, dockerfile):
+    image_user = re.search(r"^USER (\S+)", dockerfile, re.M).group(1)
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        user = service["user"]
+        assert user.split(":")[0] not in {"0", "root"}, name
+        assert user == image_user, name
+        assert service["read_only"] is True, name
+        assert "/tmp" in service["tmpfs"], name
+        assert service["cap_drop"] == ["ALL"], name
+        assert "no-new-privileges:true" in service["security_opt"], name
+
+
+def test_compose_takes_configuration_from_dot_env(compose):
+    for name in APP_SERVICES:
+        service = compose["services"][name]
+        assert service["env_file"] == ".env", name
+        environment = service["environment"]
+        assert environment["DATABASE_URL"].startswith("${DATABASE_URL:?"), name
+        assert environment["CELERY_BROKER_URL"].startswith("${CELERY_BROKER_URL:-redis://"), name
+    postgres_password = compose["services"]["postgres"]["environment"]["POSTGRES_PASSWORD"]
+    assert postgres_password.startswith("${POSTGRES_PASSWORD:?")
+    # The web health check requests 127.0.0.1, whatever host names .env allows.
+    assert compose["services"]["web"]["environment"]["ALLOWED_HOSTS"].endswith(",127.0.0.1")
+    assert compose["services"]["web"]["ports"] == ["${DAYLIGHT_BIND:-127.0.0.1:8000}:8000"]
+
+
+def test_compose_runs_the_images_web_command_worker_and_database_beat(compose, dockerfile):
+    services = compose["services"]
+    assert services["web"]["command"] == dockerfile_cmd(dockerfile)
+    assert services["worker"]["command"][:4] == ["celery", "-A", "config", "worker"]
+    beat = services["beat"]["command"]
+    assert beat[:4] == ["celery", "-A", "config", "beat"]
+    assert "django_celery_beat.schedulers:DatabaseScheduler" in beat
+    # Beat's own state file would otherwise land in the read-only working directory.
+    assert beat[beat.index("--schedule") + 1].startswith("/tmp/")
+
+
+def test_dockerfile_builds_a_slim_non_root_image_from_the_lock_file(dockerfile):
+    assert re.findall(r"^FROM (\S+)", dockerfile, re.M)[-1] == "python:3.11-slim"
+    assert "uv sync --frozen --no-dev" in dockerfile
+    assert re.search(r"STATIC_MANIFEST=1 \\\s+\S*python manage.py collectstatic", dockerfile)
+    assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
+    assert re.search(r"^\s+STATIC_MANIFEST=1 \\$", dockerfile, re.M), "runtime serves the manifest"
+
+
+def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
+    ignored = set((REPO / ".dockerignore").read_text().split())
+    assert {".venv", ".git", ".secret_key", ".env", "daylight.sqlite3*", "staticfiles"} <= ignored
+
+
+# --- the image's commands, run here ---------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def test_the_images_commands_serve_the_login_page_with_hashed_static_files(
+    compose, dockerfile, tmp_path
+):
+    """collectstatic as the Dockerfile runs it, the migrate service, then the web service's
+    gunicorn command answering its own health check — with HOME pointing nowhere writable."""
+    venv_bin = Path(sys.executable).parent
+    env = clean_env(
+        DATABASE_URL=f"sqlite:///{tmp_path / 'daylight.sqlite3'}",
+        SECRET_KEY="image-smoke-test",
+        STATIC_MANIFEST="1",
+        STATIC_ROOT=str(tmp_path / "static"),
+        HOME=str(tmp_path / "no-home"),
+        WEB_CONCURRENCY="1",
+        SECURE_COOKIES="false",
+    )
+    run = {"cwd": REPO, "env": env, "capture_output": True, "text": True, "timeout": 180}
+
+    collect = subprocess.run(
+        [sys.executable, "manage.py", "collectstatic", "--noinput"], check=False, **run
+    )
+    assert collect.returncode == 0, collect.stderr
+    migrate = compose["services"]["migrate"]["command"]
+    migrated = subprocess.run([sys.executable, *migrate[1:]], check=False, **run)
+    assert migrated.returncode == 0, migrated.stderr
+
+    port = _free_port()
+    web = compose["services"]["web"]["command"]
+    web = [str(venv_bin / web[0]), *web[1:]]
+    web[web.index("--bind") + 1] = f"127.0.0.1:{port}"
+    log = (tmp_path / "gunicorn.log").open("wb")
+    server = subprocess.Popen(web, cwd=REPO, env=env, stdout=log, stderr=log)
+    try:
+        login = f"http://127.0.0.1:{port}/accounts/login/"
+        deadline = time.monotonic() + 60
+        status = None
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                status, page = _get(login)
+                break
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, (tmp_path / "gunicorn.log").read_text()[-3000:]
+        assert "csrfmiddlewaretoken" in page
+
+        stylesheet = re.search(r'href="(/static/daylight/daylight\.[0-9a-f]{12}\.css)"', page)
+        assert stylesheet, "pages must link the hashed, collected stylesheet"
+        css_status, css = _get(f"http://127.0.0.1:{port}{stylesheet.group(1)}")
+        assert css_status == 200 and css.strip()
+
+        health = compose["services"]["web"]["healthcheck"]["test"]
+        assert health[:2] == ["CMD", "python"]
+        check = [sys.executable, *[part.replace(":8000/", f":{port}/") for part in health[2:]]]
+        assert subprocess.run(check, env=env, timeout=30, check=False).returncode == 0
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+        log.close()
