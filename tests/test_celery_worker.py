@@ -25,7 +25,7 @@ from inventory.models import Asset, CollectionRun, RunStatus, RunTrigger, Source
 pytestmark = [
     pytest.mark.celery_worker,
     pytest.mark.skipif(
-        not os.environ.get("CELERY_BROKER_URL"),
+        not settings.CELERY_BROKER_URL,
         reason="needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
     ),
 ]
