@@ -1,10 +1,22 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
+from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
+from . import views
+
 router = DefaultRouter()
+router.register("assets", views.AssetViewSet, basename="asset")
+router.register("teams", views.TeamViewSet, basename="team")
+router.register("rules", views.OwnershipRuleViewSet, basename="rule")
+router.register("findings", views.FindingViewSet, basename="finding")
+router.register("sources", views.SourceViewSet, basename="source")
+router.register("runs", views.CollectionRunViewSet, basename="run")
+router.register("events", views.AccessEventViewSet, basename="event")
+router.register("audit", views.AuditLogViewSet, basename="audit")
 
 urlpatterns = [
+    path("v1/auth/token/", obtain_auth_token, name="api-token"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("docs/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-docs"),

@@ -1,0 +1,208 @@
+"""Query-string filters for the API's lists, and the ordering every list shares."""
+
+import json
+
+import django_filters as filters
+from django import forms
+from django.db import NotSupportedError
+from django.db.models import Exists, F, Func, OuterRef, Q, TextField
+from rest_framework.filters import OrderingFilter
+
+from inventory.models import (
+    AccessEvent,
+    Asset,
+    AssetKind,
+    AuditLog,
+    CollectionRun,
+    Finding,
+    FindingCategory,
+    FindingStatus,
+    Provider,
+    RunStatus,
+    Severity,
+    TrackingStatus,
+)
+
+
+class IntegerFilter(filters.NumberFilter):
+    """A number filter that accepts whole numbers only (and says so in the schema)."""
+
+    field_class = forms.IntegerField
+
+
+class LabelText(Func):
+    """The text value of one tag or label. Unlike Django's key transforms, the key is always
+    a key (tags named "2024" exist, never an array index) and always a query parameter."""
+
+    output_field = TextField()
+
+    def __init__(self, key: str, field: str = "labels"):
+        super().__init__(F(field))
+        self.key = str(key)
+
+    def as_sql(self, compiler, connection, **extra):
+        raise NotSupportedError("label filtering supports PostgreSQL and SQLite")
+
+    def as_postgresql(self, compiler, connection, **extra):
+        labels, params = compiler.compile(self.get_source_expressions()[0])
+        return f"({labels} ->> %s)", (*params, self.key)
+
+    def as_sqlite(self, compiler, connection, **extra):
+        labels, params = compiler.compile(self.get_source_expressions()[0])
+        return f"JSON_EXTRACT({labels}, %s)", (*params, "$." + json.dumps(self.key))
+
+
+class StableOrderingFilter(OrderingFilter):
+    """Ordering by the ``ordering`` parameter, made stable and the same on every database.
+
+    Rows that tie are ordered by id, so offset pages never repeat or skip a row; NULLs sort as
+    the lowest value (an asset without open findings is below one with an info finding), where
+    PostgreSQL and SQLite would otherwise disagree.
+    """
+
+    def filter_queryset(self, request, queryset, view):
+        ordering = self.get_ordering(request, queryset, view)
+        if not ordering:
+            return queryset
+        terms = [self._term(field) for field in ordering]
+        if not any(field.lstrip("-") in {"id", "pk"} for field in ordering):
+            terms.append(F("id").asc())
+        return queryset.order_by(*terms)
+
+    @staticmethod
+    def _term(field):
+        if field.startswith("-"):
+            return F(field[1:]).desc(nulls_last=True)
+        return F(field).asc(nulls_first=True)
+
+
+class AssetFilterSet(filters.FilterSet):
+    """Narrows the asset list. Without ``state`` only live assets (not gone) are listed."""
+
+    LIVE, GONE, ALL = "live", "gone", "all"
+
+    provider = filters.ChoiceFilter(choices=Provider.choices)
+    kind = filters.ChoiceFilter(choices=AssetKind.choices)
+    account = filters.CharFilter()
+    region = filters.CharFilter()
+    namespace = filters.CharFilter()
+    owner = filters.CharFilter(
+        method="filter_owner", label="Owning team's slug, or 'none' for unowned assets."
+    )
+    tracking = filters.ChoiceFilter(choices=TrackingStatus.choices)
+    exposed = filters.BooleanFilter()
+    eol = filters.BooleanFilter()
+    has_open_finding = filters.BooleanFilter(method="filter_has_open_finding")
+    min_severity = IntegerFilter(
+        field_name="max_severity",
+        lookup_expr="gte",
+        label="Highest open finding's severity at least this (0 info … 4 critical).",
+    )
+    state = filters.ChoiceFilter(
+        choices=[(LIVE, "Live"), (GONE, "Gone"), (ALL, "All")],
+        method="filter_state",
+        empty_label=None,
+        label="live (default): still present; gone: no longer seen; all: both.",
+    )
+    first_seen_after = filters.IsoDateTimeFilter(
+        field_name="first_seen", lookup_expr="gte", label="First seen at or after."
+    )
+    first_seen_before = filters.IsoDateTimeFilter(
+        field_name="first_seen", lookup_expr="lt", label="First seen before."
+    )
+    label = filters.CharFilter(
+        method="filter_label", label="Carries this tag or label: 'key=value' or just 'key'."
+    )
+    q = filters.CharFilter(method="filter_text", label="Name or key contains (ignoring case).")
+
+    class Meta:
+        model = Asset
+        fields = []
+
+    def __init__(self, data=None, *args, **kwargs):
+        if data is not None and not data.get("state"):
+            data = data.copy()
+            data["state"] = self.LIVE
+        super().__init__(data, *args, **kwargs)
+
+    def filter_owner(self, queryset, name, value):
+        if value.lower() == "none":
+            return queryset.filter(owner__isnull=True)
+        return queryset.filter(owner__slug=value)
+
+    def filter_has_open_finding(self, queryset, name, value):
+        open_finding = Finding.objects.filter(asset=OuterRef("pk"), status=FindingStatus.OPEN)
+        return queryset.filter(Exists(open_finding) if value else ~Exists(open_finding))
+
+    def filter_state(self, queryset, name, value):
+        if value == self.LIVE:
+            return queryset.filter(gone_at__isnull=True)
+        if value == self.GONE:
+            return queryset.filter(gone_at__isnull=False)
+        return queryset
+
+    def filter_label(self, queryset, name, value):
+        key, has_value, wanted = value.partition("=")
+        # The key is passed to the database as a parameter, never parsed as a lookup path.
+        queryset = queryset.annotate(_label=LabelText(key))
+        if has_value:
+            return queryset.filter(_label=wanted)
+        return queryset.filter(_label__isnull=False)
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value))
+
+
+class FindingFilterSet(filters.FilterSet):
+    status = filters.ChoiceFilter(choices=FindingStatus.choices)
+    severity = filters.TypedChoiceFilter(choices=Severity.choices, coerce=int)
+    min_severity = IntegerFilter(field_name="severity", lookup_expr="gte")
+    rule = filters.CharFilter()
+    category = filters.ChoiceFilter(choices=FindingCategory.choices)
+    asset = IntegerFilter(field_name="asset_id")
+    provider = filters.ChoiceFilter(field_name="asset__provider", choices=Provider.choices)
+
+    class Meta:
+        model = Finding
+        fields = []
+
+
+class CollectionRunFilterSet(filters.FilterSet):
+    source = IntegerFilter(field_name="source_id")
+    status = filters.ChoiceFilter(choices=RunStatus.choices)
+
+    class Meta:
+        model = CollectionRun
+        fields = []
+
+
+class AccessEventFilterSet(filters.FilterSet):
+    provider = filters.ChoiceFilter(choices=Provider.choices)
+    actor = filters.CharFilter()
+    action = filters.CharFilter()
+    asset = IntegerFilter(field_name="asset_id")
+    occurred_after = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="gte")
+    occurred_before = filters.IsoDateTimeFilter(field_name="occurred_at", lookup_expr="lt")
+    q = filters.CharFilter(
+        method="filter_text", label="Actor, action or asset key contains (ignoring case)."
+    )
+
+    class Meta:
+        model = AccessEvent
+        fields = []
+
+    def filter_text(self, queryset, name, value):
+        return queryset.filter(
+            Q(actor__icontains=value) | Q(action__icontains=value) | Q(asset_key__icontains=value)
+        )
+
+
+class AuditLogFilterSet(filters.FilterSet):
+    action = filters.CharFilter()
+    object_type = filters.CharFilter()
+    object_id = filters.CharFilter()
+    actor_name = filters.CharFilter()
+
+    class Meta:
+        model = AuditLog
+        fields = []

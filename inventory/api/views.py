@@ -1,0 +1,349 @@
+"""The REST API's views: one viewset per resource, each a short declaration of its queryset,
+filters and serializer. Writes go through ``inventory.services`` so people's changes are audited
+the same way whether they come from the API, the dashboard or the admin.
+"""
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subquery, Value, When
+from django.db.models.functions import Coalesce
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from kombu.exceptions import OperationalError
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import APIException
+from rest_framework.response import Response
+
+from collectors.tasks import collect_source
+from inventory import services
+from inventory.models import (
+    AccessEvent,
+    Asset,
+    AssetChange,
+    AuditLog,
+    CollectionRun,
+    Finding,
+    FindingStatus,
+    OwnershipRule,
+    RunTrigger,
+    ScopeRun,
+    Source,
+    Team,
+)
+
+from . import filtersets, serializers
+from .permissions import RECONCILER
+
+# How much of an asset's history and access trail its detail carries (the whole access trail
+# pages through /events/?asset=ID).
+DETAIL_CHANGES = 100
+DETAIL_EVENTS = 100
+# Findings reopen and resolve as an asset flaps; the open ones always come first.
+DETAIL_FINDINGS = 200
+
+
+class Conflict(APIException):
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "conflict"
+
+
+class ServiceUnavailable(APIException):
+    status_code = status.HTTP_503_SERVICE_UNAVAILABLE
+    default_code = "unavailable"
+
+
+class ListFilteringMixin:
+    """Filters and ordering narrow lists; a detail URL names one object whatever the query
+    string says (so a gone asset is still found by id although lists hide it by default)."""
+
+    filter_backends = [DjangoFilterBackend, filtersets.StableOrderingFilter]
+
+    def filter_queryset(self, queryset):
+        if self.action != "list":
+            return queryset
+        return super().filter_queryset(queryset)
+
+
+class ReadOnlyViewSet(ListFilteringMixin, viewsets.ReadOnlyModelViewSet):
+    pass
+
+
+class AuditedModelViewSet(ListFilteringMixin, viewsets.ModelViewSet):
+    """Create, change and delete, each in one transaction with its audit row."""
+
+    audit_type = ""
+
+    def audit_state(self, obj) -> dict:
+        raise NotImplementedError
+
+    def perform_create(self, serializer):
+        with transaction.atomic():
+            obj = serializer.save()
+            services.audit(
+                self.request.user, f"{self.audit_type}.create", obj, after=self.audit_state(obj)
+            )
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            before = self.audit_state(serializer.instance)
+            obj = serializer.save()
+            services.audit(
+                self.request.user,
+                f"{self.audit_type}.update",
+                obj,
+                before=before,
+                after=self.audit_state(obj),
+            )
+
+    def perform_destroy(self, instance):
+        with transaction.atomic():
+            services.audit(
+                self.request.user,
+                f"{self.audit_type}.delete",
+                instance,
+                before=self.audit_state(instance),
+            )
+            instance.delete()
+
+
+# --- assets -------------------------------------------------------------------------------------
+
+
+def _open_findings_first():
+    return Case(
+        When(status=FindingStatus.OPEN, then=Value(0)),
+        default=Value(1),
+        output_field=IntegerField(),
+    )
+
+
+def _live_children_count():
+    children = (
+        Asset.objects.filter(parent=OuterRef("pk"), gone_at__isnull=True)
+        .order_by()
+        .values("parent")
+        .annotate(count=Count("id"))
+        .values("count")
+    )
+    return Coalesce(Subquery(children), 0)
+
+
+def apply_decision(assets, data, actor) -> int:
+    """Apply a validated ``DecisionSerializer`` payload to ``assets``; how many were decided."""
+    action_name = data["action"]
+    if action_name == serializers.DecisionSerializer.ASSIGN:
+        return services.assign_owner(assets, data["team"], actor, reason=data["reason"])
+    if action_name == serializers.DecisionSerializer.ACCEPT:
+        return services.accept_risk(
+            assets, actor, data["reason"], expires_at=data["expires_at"], team=data.get("team")
+        )
+    return services.clear_decision(assets, actor, reason=data["reason"])
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List assets (live ones unless state says otherwise)"),
+    retrieve=extend_schema(summary="One asset with its history, findings and access trail"),
+)
+class AssetViewSet(ReadOnlyViewSet):
+    """Everything collected. Read-only except for reconcilers' ownership decisions."""
+
+    write_role = RECONCILER
+    filterset_class = filtersets.AssetFilterSet
+    ordering_fields = ["name", "first_seen", "last_changed", "max_severity", "provider", "kind"]
+
+    def get_queryset(self):
+        assets = Asset.objects.select_related("owner", "scope")
+        if self.action != "retrieve":
+            return assets
+        return (
+            assets.select_related("parent", "decision__team", "decision__decided_by")
+            .annotate(children_count=_live_children_count())
+            .prefetch_related(
+                Prefetch(
+                    "changes",
+                    AssetChange.objects.select_related("actor")[:DETAIL_CHANGES],
+                    to_attr="latest_changes",
+                ),
+                Prefetch(
+                    "findings",
+                    Finding.objects.order_by(
+                        _open_findings_first(), "-severity", "-opened_at", "-id"
+                    )[:DETAIL_FINDINGS],
+                    to_attr="ordered_findings",
+                ),
+                Prefetch(
+                    "events", AccessEvent.objects.all()[:DETAIL_EVENTS], to_attr="latest_events"
+                ),
+            )
+        )
+
+    def get_serializer_class(self):
+        if self.action == "retrieve":
+            return serializers.AssetDetailSerializer
+        if self.action == "decision":
+            return serializers.DecisionSerializer
+        if self.action == "decisions":
+            return serializers.BulkDecisionSerializer
+        return serializers.AssetSerializer
+
+    @extend_schema(
+        summary="Decide who owns an asset, or accept it as a known risk",
+        request=serializers.DecisionSerializer,
+        responses={200: serializers.AssetSerializer},
+    )
+    @action(detail=True, methods=["post"])
+    def decision(self, request, pk=None):
+        asset = self.get_object()
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        apply_decision([asset], payload.validated_data, request.user)
+        asset = self.get_queryset().get(pk=asset.pk)
+        return Response(
+            serializers.AssetSerializer(asset, context=self.get_serializer_context()).data
+        )
+
+    @extend_schema(
+        summary="Apply one decision to many assets",
+        request=serializers.BulkDecisionSerializer,
+        responses={200: serializers.DecisionResultSerializer},
+    )
+    @action(detail=False, methods=["post"])
+    def decisions(self, request):
+        payload = self.get_serializer(data=request.data)
+        payload.is_valid(raise_exception=True)
+        data = payload.validated_data
+        decided = apply_decision(data["assets"], data, request.user)
+        return Response({"action": data["action"], "decided": decided})
+
+
+# --- ownership ----------------------------------------------------------------------------------
+
+
+class TeamViewSet(AuditedModelViewSet):
+    """Teams that own assets. A team still accountable for something cannot be deleted."""
+
+    queryset = Team.objects.all()
+    serializer_class = serializers.TeamSerializer
+    lookup_field = "slug"
+    ordering_fields = ["name", "slug", "created_at"]
+    audit_type = "team"
+
+    def audit_state(self, team):
+        return {"name": team.name, "slug": team.slug, "contact": team.contact}
+
+    @extend_schema(responses={204: None, 409: OpenApiResponse(description="The team is in use.")})
+    def destroy(self, request, *args, **kwargs):
+        return super().destroy(request, *args, **kwargs)
+
+    def perform_destroy(self, team):
+        # Deleting would silently drop its rules and leave its assets "tracked" by nobody.
+        owned = Asset.objects.filter(owner=team, gone_at__isnull=True).count()
+        rules = team.rules.count()
+        if owned or rules:
+            raise Conflict(
+                f"Team {team.slug} still owns {owned} live assets and has {rules} ownership "
+                "rules: reassign them first."
+            )
+        super().perform_destroy(team)
+
+
+class OwnershipRuleViewSet(ListFilteringMixin, viewsets.ModelViewSet):
+    """Ownership rules. Every save or delete re-derives the owners of all live assets."""
+
+    queryset = OwnershipRule.objects.select_related("team")
+    serializer_class = serializers.OwnershipRuleSerializer
+    ordering_fields = ["position", "name", "created_at"]
+
+    def perform_create(self, serializer):
+        rule = OwnershipRule(**serializer.validated_data)
+        self._save(rule)
+        serializer.instance = rule
+
+    def perform_update(self, serializer):
+        rule = serializer.instance
+        for name, value in serializer.validated_data.items():
+            setattr(rule, name, value)
+        self._save(rule)
+
+    def perform_destroy(self, rule):
+        services.delete_rule(rule, self.request.user)
+
+    def _save(self, rule):
+        try:
+            services.save_rule(rule, self.request.user)
+        except DjangoValidationError as exc:
+            serializers.raise_django_errors(exc)
+
+
+# --- collection ---------------------------------------------------------------------------------
+
+
+class SourceViewSet(AuditedModelViewSet):
+    """Where Daylight collects from. Changes are validated like the model and audited."""
+
+    queryset = Source.objects.all()
+    serializer_class = serializers.SourceSerializer
+    ordering_fields = ["name", "provider", "created_at"]
+    audit_type = "source"
+
+    def audit_state(self, source):
+        return serializers.source_state(source)
+
+    @extend_schema(
+        summary="Collect this source now",
+        request=None,
+        responses={
+            202: serializers.RunQueuedSerializer,
+            409: OpenApiResponse(description="The source is disabled."),
+            503: OpenApiResponse(description="The task queue cannot be reached."),
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def run(self, request, pk=None):
+        source = self.get_object()
+        if not source.enabled:
+            raise Conflict(f"Source {source.name} is disabled: enable it to collect.")
+        try:
+            collect_source.delay(source.pk, RunTrigger.MANUAL.value)
+        except OperationalError as exc:
+            raise ServiceUnavailable(f"The task queue cannot be reached: {exc}") from exc
+        return Response({"source": source.pk, "queued": True}, status=status.HTTP_202_ACCEPTED)
+
+
+class CollectionRunViewSet(ReadOnlyViewSet):
+    """Collection runs, newest first, each with the outcome of every scope it read."""
+
+    queryset = CollectionRun.objects.select_related("source").prefetch_related(
+        Prefetch("scope_runs", ScopeRun.objects.select_related("scope"))
+    )
+    serializer_class = serializers.CollectionRunSerializer
+    filterset_class = filtersets.CollectionRunFilterSet
+    ordering_fields = ["started_at", "finished_at"]
+
+
+class AccessEventViewSet(ReadOnlyViewSet):
+    """Who did what to which asset, as the providers' audit trails tell it."""
+
+    queryset = AccessEvent.objects.all()
+    serializer_class = serializers.AccessEventSerializer
+    filterset_class = filtersets.AccessEventFilterSet
+    ordering_fields = ["occurred_at", "actor", "action"]
+
+
+class FindingViewSet(ReadOnlyViewSet):
+    """Rules' verdicts on assets, most severe first."""
+
+    queryset = Finding.objects.select_related("asset")
+    serializer_class = serializers.FindingSerializer
+    filterset_class = filtersets.FindingFilterSet
+    ordering_fields = ["severity", "opened_at", "resolved_at"]
+
+
+class AuditLogViewSet(ReadOnlyViewSet):
+    """Every human decision and configuration change, newest first. Append-only."""
+
+    queryset = AuditLog.objects.all()
+    serializer_class = serializers.AuditLogSerializer
+    filterset_class = filtersets.AuditLogFilterSet
+    ordering_fields = ["at"]
