@@ -4,6 +4,7 @@ import json
 from datetime import timedelta
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django_celery_beat.models import PeriodicTask
 from django_celery_beat.schedulers import DatabaseScheduler
@@ -243,10 +244,11 @@ def test_reevaluate_findings_task_runs_over_the_inventory(scope_run):
     assert open_rules("old") >= {"runtime-eol"}
 
 
-def test_expire_decisions_task_reopens_expired_acceptances(scope_run, reconciler):
+def test_expire_decisions_task_reopens_expired_acceptances(scope_run):
     ingest(scope_run, [lambda_fn("risky")])
     risky = Asset.objects.get(name="risky")
-    accept_risk([risky], reconciler, "pilot ends soon", expires_at=NOW)
+    person = User.objects.create_user("itstaff")
+    accept_risk([risky], person, "pilot ends soon", expires_at=NOW)
     assert Asset.objects.get(pk=risky.pk).tracking == TrackingStatus.ACCEPTED
 
     result = expire_decisions.apply()
