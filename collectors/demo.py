@@ -770,7 +770,7 @@ def _events(
 
 class DemoCollector(Collector):
     provider = "demo"
-    optional_config = ("seed", "scale", "epoch", "fail_scopes")
+    optional_config = ("seed", "scale", "epoch", "scopes", "fail_scopes")
 
     def _settings(self):
         config = self.source.config
@@ -781,7 +781,10 @@ class DemoCollector(Collector):
         return int(config.get("seed", 7)), max(1, int(config.get("scale", 1))), epoch
 
     def scopes(self) -> list[ScopeSpec]:
-        return [ScopeSpec(key) for key in build_estate(*self._settings())]
+        """Every scope of the estate, or only those listed in ``config.scopes``."""
+        wanted = self.source.config.get("scopes")
+        keys = build_estate(*self._settings())
+        return [ScopeSpec(key) for key in keys if wanted is None or key in wanted]
 
     def collect(self, scope: ScopeSpec, cursor: dict) -> Iterator:
         seed, scale, epoch = self._settings()

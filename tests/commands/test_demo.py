@@ -10,6 +10,7 @@ from django.utils import timezone
 
 from inventory.models import (
     Asset,
+    AssetChange,
     AuditLog,
     CollectionRun,
     OwnershipRule,
@@ -22,6 +23,7 @@ from inventory.models import (
 
 pytestmark = pytest.mark.django_db
 DAYS = 3
+LAB_SCOPE = "docker/lab-gpu-02.corp.example"
 
 
 def demo(**options) -> str:
@@ -36,7 +38,6 @@ def snapshot():
         "rules": OwnershipRule.objects.count(),
         "sources": Source.objects.count(),
         "assets": Asset.objects.count(),
-        "lab runs": CollectionRun.objects.filter(source__name="demo-lab").count(),
     }
 
 
@@ -67,10 +68,10 @@ def test_demo_builds_teams_rules_sources_and_history():
 
     epoch = timezone.now().date() - timedelta(days=DAYS)
     estate = Source.objects.get(name="demo-estate")
-    assert (estate.provider, estate.config) == (
-        "demo",
-        {"seed": 7, "scale": 1, "epoch": epoch.isoformat()},
-    )
+    settings = {"seed": 7, "scale": 1, "epoch": epoch.isoformat()}
+    assert estate.provider == "demo"
+    assert {k: v for k, v in estate.config.items() if k != "scopes"} == settings
+    assert LAB_SCOPE not in estate.config["scopes"] and len(estate.config["scopes"]) == 8
     runs = list(estate.runs.order_by("started_at"))
     backfill = [datetime.combine(epoch + timedelta(days=d), time(6), UTC) for d in range(DAYS)]
     assert [run.started_at.replace(microsecond=0) for run in runs[:DAYS]] == backfill
@@ -79,16 +80,13 @@ def test_demo_builds_teams_rules_sources_and_history():
     assert all(run.status == RunStatus.SUCCEEDED for run in runs)
 
     lab = Source.objects.get(name="demo-lab")
-    assert lab.config == {
-        "seed": 11,
-        "scale": 1,
-        "epoch": epoch.isoformat(),
-        "fail_scopes": ["docker/lab-gpu-02.corp.example"],
-    }
-    [lab_run] = lab.runs.all()
-    assert lab_run.status == RunStatus.PARTIAL
-    [failed] = ScopeRun.objects.filter(run=lab_run).exclude(status=RunStatus.SUCCEEDED)
-    assert failed.scope.key == "docker/lab-gpu-02.corp.example"
+    assert lab.config == {**settings, "scopes": [LAB_SCOPE], "fail_scopes": [LAB_SCOPE]}
+    lab_runs = list(lab.runs.order_by("started_at"))
+    assert [r.status for r in lab_runs] == [RunStatus.SUCCEEDED] * DAYS + [RunStatus.FAILED]
+    [failed] = ScopeRun.objects.filter(run=lab_runs[-1])
+    assert failed.scope.key == LAB_SCOPE and "AccessDenied" in failed.error
+    # The lab's last collection failed: its assets are kept, not marked gone.
+    assert Asset.objects.filter(source=lab, gone_at__isnull=True).exists()
 
     # Owners come from the rules, as they would from production collections.
     tagged = Asset.objects.filter(labels__team="payments", gone_at__isnull=True)
@@ -113,11 +111,16 @@ def test_running_demo_again_only_collects_once_more():
     assert "demo-estate exists already" in output
 
 
-def test_the_estate_keeps_the_assets_it_shares_with_the_lab():
-    """The lab's seed makes some of the same keys; the estate is collected last and keeps them."""
+def test_the_estate_and_the_lab_share_no_assets():
+    """Each source keeps its own scopes, so collecting one never moves the other's assets."""
     demo()
-    estate = Source.objects.get(name="demo-estate")
-    assert Asset.objects.get(key="docker://build-01.corp.example").source == estate
+    assert not Asset.objects.filter(scope__key=LAB_SCOPE).exclude(source__name="demo-lab").exists()
+    assert not Asset.objects.filter(source__name="demo-lab").exclude(scope__key=LAB_SCOPE).exists()
+    assert (
+        not AssetChange.objects.filter(at__gt=timezone.now() - timedelta(minutes=5))
+        .exclude(field="lifecycle")
+        .exists()
+    )
 
 
 def test_bad_options_are_refused_before_anything_is_written():

@@ -2,7 +2,9 @@
 
 Teams and ownership rules come first, so every collection derives owners as it would in
 production; then the ``demo-estate`` source is collected once per simulated day to build
-history and trends, and ``demo-lab`` once, with a scope that fails.
+history and trends. The GPU lab host is a source of its own, ``demo-lab``, collected alongside
+until its last collection, which fails (access denied): the dashboard shows a stale, failing
+source whose assets are kept, not marked gone.
 """
 
 import time
@@ -13,6 +15,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from collectors.base import SourceSettings
+from collectors.demo import DemoCollector
 from collectors.runner import run_source
 from inventory.models import (
     Asset,
@@ -26,8 +30,7 @@ from inventory.models import (
 from inventory.services import save_rule
 
 ESTATE_SOURCE, LAB_SOURCE = "demo-estate", "demo-lab"
-LAB_SEED, LAB_SCALE = 11, 1
-LAB_FAILING_SCOPE = "docker/lab-gpu-02.corp.example"
+LAB_SCOPE = "docker/lab-gpu-02.corp.example"
 BACKFILL_HOUR = clock_time(6, tzinfo=UTC)
 
 TEAMS = {
@@ -76,44 +79,39 @@ class Command(BaseCommand):
             raise CommandError("--days must be 0 or more and --scale 1 or more.")
         started = time.monotonic()
         self.ensure_teams_and_rules()
-        epoch = timezone.now().date() - timedelta(days=days)
+        epoch = (timezone.now().date() - timedelta(days=days)).isoformat()
+        settings = {"seed": seed, "scale": scale, "epoch": epoch}
+        scope_keys = [
+            spec.key
+            for spec in DemoCollector(
+                SourceSettings(ESTATE_SOURCE, "demo", settings), timezone.now()
+            ).scopes()
+        ]
         estate, created = Source.objects.get_or_create(
             name=ESTATE_SOURCE,
             defaults={
                 "provider": "demo",
-                "config": {"seed": seed, "scale": scale, "epoch": epoch.isoformat()},
+                "config": {**settings, "scopes": [k for k in scope_keys if k != LAB_SCOPE]},
                 "description": "Seeded demo estate across every provider.",
             },
         )
-        if created:
-            self.backfill(estate, days)
-        else:
-            self.stdout.write(f"{ESTATE_SOURCE} exists already ({estate.config}): collecting now.")
-        self.ensure_lab(estate.config.get("epoch", epoch.isoformat()))
-        self.collect(estate, "now")
-        self.write_totals(time.monotonic() - started)
-
-    def ensure_lab(self, epoch: str):
-        """Create and collect ``demo-lab`` once, before the estate's last collection.
-
-        The lab is the demo collector with another seed, so some of its assets have the same
-        keys as the estate's; collecting the estate last leaves those with the estate.
-        """
-        lab, created = Source.objects.get_or_create(
+        lab, _ = Source.objects.get_or_create(
             name=LAB_SOURCE,
             defaults={
                 "provider": "demo",
-                "config": {
-                    "seed": LAB_SEED,
-                    "scale": LAB_SCALE,
-                    "epoch": epoch,
-                    "fail_scopes": [LAB_FAILING_SCOPE],
-                },
-                "description": "A lab whose GPU host denies access: shows a failing scope.",
+                "config": {**estate.config, "scopes": [LAB_SCOPE]},
+                "description": "A GPU lab host nobody registered; access to it is denied now.",
             },
         )
         if created:
-            self.collect(lab, "once")
+            self.backfill([estate, lab], days)
+        else:
+            self.stdout.write(f"{ESTATE_SOURCE} exists already: collecting now.")
+        self.collect(estate, "now")
+        lab.config = {**lab.config, "fail_scopes": [LAB_SCOPE]}
+        lab.save()
+        self.collect(lab, "now (access denied)")
+        self.write_totals(time.monotonic() - started)
 
     @transaction.atomic
     def ensure_teams_and_rules(self):
@@ -127,14 +125,17 @@ class Command(BaseCommand):
                 rule.team = teams[slug]
                 save_rule(rule, None)
 
-    def backfill(self, source, days):
-        epoch = date.fromisoformat(source.config["epoch"])
-        self.stdout.write(f"Backfilling {days} days of {source.name} from {epoch}")
+    def backfill(self, sources, days):
+        epoch = date.fromisoformat(sources[0].config["epoch"])
+        self.stdout.write(f"Backfilling {days} days from {epoch}")
         for day in range(days):
             at = datetime.combine(epoch + timedelta(days=day), BACKFILL_HOUR)
-            run = run_source(source, RunTrigger.COMMAND, at=at)
-            if (day + 1) % 10 == 0 or day + 1 == days or run.status != RunStatus.SUCCEEDED:
-                self.stdout.write(f"  day {day + 1}/{days} {at:%Y-%m-%d}: {self.outcome(run)}")
+            for source in sources:
+                run = run_source(source, RunTrigger.COMMAND, at=at)
+                if (day + 1) % 10 == 0 or day + 1 == days or run.status != RunStatus.SUCCEEDED:
+                    self.stdout.write(
+                        f"  day {day + 1}/{days} {at:%Y-%m-%d} {source.name}: {self.outcome(run)}"
+                    )
 
     def collect(self, source, label):
         run = run_source(source, RunTrigger.COMMAND)
