@@ -122,7 +122,7 @@ def test_collector_config_problems_come_from_the_collector():
     [problem] = problems_of("sources:\n- {name: lab, provider: demo, config: {regions: [x]}}\n")
     assert problem == (
         "sources[0] (lab): config.regions is not a demo setting "
-        "(allowed: epoch, fail_scopes, scale, seed)"
+        "(allowed: epoch, fail_scopes, scale, scopes, seed)"
     )
 
 
