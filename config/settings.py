@@ -6,6 +6,7 @@ tasks executed in-process. Set DATABASE_URL and CELERY_BROKER_URL (or REDIS_URL)
 
 import os
 import secrets
+import warnings
 from pathlib import Path
 
 import dj_database_url
@@ -142,6 +143,10 @@ STORAGES = {
 }
 # Embedded installs serve static files straight from the source folders (no collectstatic step).
 WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST")
+if WHITENOISE_USE_FINDERS:
+    # ... so an empty STATIC_ROOT is expected there, not worth WhiteNoise's warning.
+    warnings.filterwarnings("ignore", message="No directory at: ")
+FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Redis, Celery and the lock store -------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL", "")

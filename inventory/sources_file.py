@@ -17,11 +17,9 @@ its location, without touching the database; ``apply_sources`` then writes all o
 transaction, or nothing.
 """
 
-import re
 from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import date
-from urllib.parse import urlsplit
 
 import yaml
 from django.core.exceptions import ValidationError
@@ -30,6 +28,7 @@ from django.db import transaction
 
 from collectors.base import UnknownProvider, collector_class
 
+from .credentials import CREDENTIALS_ADVICE, credential_paths, url_has_password
 from .models import Source
 from .schedules import parse_cron
 from .services import audit
@@ -52,24 +51,6 @@ EXPECTED_TYPES = {
     "enabled": (bool, "true or false"),
     "description": (str, "a string"),
 }
-# Parts of a config key that say its value is a credential.
-SECRET_WORDS = (
-    "secret",
-    "password",
-    "passwd",
-    "token",
-    "private_key",
-    "access_key",
-    "client_secret",
-    "credential",
-    "api_key",
-)
-# Keys ending so name where a credential lives (an environment variable, a profile): allowed.
-REFERENCE_SUFFIXES = ("_env", "_profile")
-CREDENTIALS_ADVICE = (
-    "credentials must not be stored in Daylight; name an environment variable (…_env) "
-    "or use the provider's default credential chain"
-)
 FILE_HEADER = "# Daylight sources. Load with: python manage.py sources import FILE\n"
 
 
@@ -230,7 +211,7 @@ def _name_problems(name: str) -> list[str]:
 
 
 def _endpoint_problems(endpoint_url: str | None) -> list[str]:
-    if endpoint_url and urlsplit(endpoint_url).password:
+    if url_has_password(endpoint_url or ""):
         return [f"endpoint_url carries a password: {CREDENTIALS_ADVICE}"]
     return []
 
@@ -278,29 +259,6 @@ def _plain(value):
     if isinstance(value, list):
         return [_plain(item) for item in value]
     return value.isoformat() if isinstance(value, date) else value
-
-
-def credential_paths(config, path: str = "config") -> list[str]:
-    """Where in ``config`` (at any depth, through lists too) a key looks like a credential."""
-    found = []
-    if isinstance(config, dict):
-        for key, value in config.items():
-            key_path = f"{path}.{key}"
-            if looks_like_secret(str(key)):
-                found.append(key_path)
-            found += credential_paths(value, key_path)
-    elif isinstance(config, list):
-        for index, value in enumerate(config):
-            found += credential_paths(value, f"{path}[{index}]")
-    return found
-
-
-def looks_like_secret(key: str) -> bool:
-    """True for ``client_secret``, ``dbPassword``, ``API-Token``; False for ``token_env``."""
-    words = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", key).lower().replace("-", "_")
-    if words.endswith(REFERENCE_SUFFIXES):
-        return False
-    return any(secret in words for secret in SECRET_WORDS)
 
 
 def _complete(entry: dict) -> dict:

@@ -4,8 +4,6 @@ Writes that are human decisions or configuration changes are applied by ``invent
 (which audits them); the serializers here only validate and shape.
 """
 
-import re
-
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -14,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inventory.credentials import CREDENTIALS_ADVICE, credential_paths
 from inventory.models import (
     AccessEvent,
     Asset,
@@ -34,28 +33,6 @@ from inventory.models import (
 
 # Bulk decisions apply in one transaction with one audit row per asset: keep them reviewable.
 MAX_BULK_ASSETS = 1000
-
-# Config keys that name a credential rather than where to collect from. Keys are compared with
-# separators removed, so "client-secret", "clientSecret" and "client_secret" all match.
-CREDENTIAL_WORDS = (
-    "secret",
-    "password",
-    "passwd",
-    "passphrase",
-    "token",
-    "credential",
-    "privatekey",
-    "accesskey",
-    "apikey",
-    "accountkey",
-    "signingkey",
-    "keymaterial",
-    "connectionstring",
-)
-# Config keys that are credentials when they are the whole name.
-CREDENTIAL_NAMES = {"key", "pem", "pat", "sas"}
-# Values that are key material whatever their key is called.
-CREDENTIAL_VALUE = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----|\bAKIA[0-9A-Z]{16}\b")
 
 
 def raise_django_errors(exc: DjangoValidationError):
@@ -428,10 +405,7 @@ class SourceSerializer(serializers.ModelSerializer):
             raise serializers.ValidationError("config must be a JSON object.")
         if found := sorted(credential_paths(config)):
             looks = "looks like a credential" if len(found) == 1 else "look like credentials"
-            raise serializers.ValidationError(
-                f"{', '.join(found)} {looks}. Daylight never stores credentials: they come "
-                "from the environment or the provider's default credential chain."
-            )
+            raise serializers.ValidationError(f"{', '.join(found)} {looks}: {CREDENTIALS_ADVICE}.")
         return config
 
     def validate(self, attrs):
@@ -444,27 +418,6 @@ class SourceSerializer(serializers.ModelSerializer):
         except DjangoValidationError as exc:
             raise_django_errors(exc)
         return attrs
-
-
-def _normalized(key) -> str:
-    return re.sub(r"[^a-z0-9]", "", str(key).lower())
-
-
-def credential_paths(value, path="config"):
-    """Dotted paths of config entries that look like credentials, by name or by content."""
-    if isinstance(value, dict):
-        for key, item in value.items():
-            where = f"{path}.{key}"
-            name = _normalized(key)
-            if name in CREDENTIAL_NAMES or any(word in name for word in CREDENTIAL_WORDS):
-                yield where
-            else:
-                yield from credential_paths(item, where)
-    elif isinstance(value, list):
-        for index, item in enumerate(value):
-            yield from credential_paths(item, f"{path}[{index}]")
-    elif isinstance(value, str) and CREDENTIAL_VALUE.search(value):
-        yield path
 
 
 class ScopeRunSerializer(serializers.ModelSerializer):

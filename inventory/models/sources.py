@@ -37,16 +37,21 @@ class Source(models.Model):
 
     def clean(self):
         from collectors.base import UnknownProvider, collector_class
+        from inventory.credentials import CREDENTIALS_ADVICE, credential_paths, url_has_password
         from inventory.schedules import parse_cron
 
         errors = {}
+        if found := credential_paths(self.config):
+            errors["config"] = [f"{path}: {CREDENTIALS_ADVICE}" for path in found]
+        if url_has_password(self.endpoint_url):
+            errors["endpoint_url"] = f"endpoint_url carries a password: {CREDENTIALS_ADVICE}"
         try:
             parse_cron(self.schedule)
         except ValueError as exc:
             errors["schedule"] = str(exc)
         try:
             if problems := collector_class(self.provider).validate_config(self.config):
-                errors["config"] = problems
+                errors.setdefault("config", []).extend(problems)
         except UnknownProvider as exc:
             errors["provider"] = str(exc)
         if errors:

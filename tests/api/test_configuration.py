@@ -155,7 +155,7 @@ def test_source_create_update_delete_is_audited_and_scheduled(client, admin_user
         ({"schedule": "61 * * * *"}, "schedule", "not a valid cron expression"),
         ({"config": {"region": "x"}}, "config", "not a demo setting"),
         ({"config": {"seed": 1, "aws_secret_access_key": "abc"}}, "config", "credentials"),
-        ({"config": {"password": "hunter2"}}, "config", "come from the environment"),
+        ({"config": {"password": "hunter2"}}, "config", "name an environment variable"),
         ({"config": {"Key": "abc"}}, "config", "config.Key looks like a credential"),
         ({"config": {"auth": {"apiToken": "t0k"}}}, "config", "config.auth.apiToken"),
         ({"config": {"seed": "-----BEGIN RSA PRIVATE KEY-----\nMII"}}, "config", "config.seed"),

@@ -2,13 +2,8 @@
 
 import pytest
 
-from inventory.sources_file import (
-    CREDENTIALS_ADVICE,
-    SourcesFileError,
-    credential_paths,
-    looks_like_secret,
-    parse_sources,
-)
+from inventory.credentials import CREDENTIALS_ADVICE, credential_paths, looks_like_secret
+from inventory.sources_file import SourcesFileError, parse_sources
 
 VALID = """\
 sources:
