@@ -146,7 +146,6 @@ WHITENOISE_USE_FINDERS = not env_bool("STATIC_MANIFEST")
 if WHITENOISE_USE_FINDERS:
     # ... so an empty STATIC_ROOT is expected there, not worth WhiteNoise's warning.
     warnings.filterwarnings("ignore", message="No directory at: ")
-FORMS_URLFIELD_ASSUME_HTTPS = True
 
 # --- Redis, Celery and the lock store -------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL") or os.environ.get("REDIS_URL", "")

@@ -1,4 +1,5 @@
 from django.contrib import admin
+from django.db import models
 
 from . import services
 from .models import (
@@ -18,7 +19,9 @@ from .models import (
 class AuditedAdmin(admin.ModelAdmin):
     """Configuration edited here goes through the same audited services as the UI and API."""
 
-    save_service = delete_service = None
+    save_service = staticmethod(services.save_config)
+    delete_service = staticmethod(services.delete_config)
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def save_model(self, request, obj, form, change):
         self.save_service(obj, request.user)
@@ -36,28 +39,18 @@ class SourceAdmin(AuditedAdmin):
     list_display = ("name", "provider", "schedule", "enabled")
     list_filter = ("provider", "enabled")
     search_fields = ("name",)
-    save_service, delete_service = (
-        staticmethod(services.save_source),
-        staticmethod(services.delete_source),
-    )
 
 
 @admin.register(Team)
 class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "contact")
     prepopulated_fields = {"slug": ("name",)}
-    save_service, delete_service = (
-        staticmethod(services.save_team),
-        staticmethod(services.delete_team),
-    )
 
 
 @admin.register(OwnershipRule)
 class OwnershipRuleAdmin(AuditedAdmin):
-    save_service, delete_service = (
-        staticmethod(services.save_rule),
-        staticmethod(services.delete_rule),
-    )
+    save_service = staticmethod(services.save_rule)
+    delete_service = staticmethod(services.delete_rule)
     list_display = (
         "position",
         "name",

@@ -189,90 +189,37 @@ def expire_decisions(now=None) -> int:
     return len(expired)
 
 
-def _rule_state(rule):
-    return {
-        "name": rule.name,
-        "position": rule.position,
-        "team": rule.team.name,
-        "provider": rule.provider,
-        "tag_key": rule.tag_key,
-        "tag_value": rule.tag_value,
-        "account": rule.account,
-        "namespace": rule.namespace,
-        "name_pattern": rule.name_pattern,
-        "enabled": rule.enabled,
-    }
+def save_config(obj, actor):
+    """Validate and save a source, team or rule, auditing its state before and after.
+    (A source's beat schedule follows it; see inventory.signals.)"""
+    with transaction.atomic():
+        before = type(obj).objects.get(pk=obj.pk).snapshot() if obj.pk else None
+        obj.full_clean()
+        obj.save()
+        verb = "update" if before else "create"
+        audit(actor, f"{obj.audit_type}.{verb}", obj, before=before, after=obj.snapshot())
+    return obj
+
+
+def delete_config(obj, actor):
+    with transaction.atomic():
+        audit(actor, f"{obj.audit_type}.delete", obj, before=obj.snapshot())
+        obj.delete()
 
 
 def save_rule(rule: OwnershipRule, actor) -> int:
     """Create or change an ownership rule and re-derive every live asset's owner."""
     with transaction.atomic():
-        before = _rule_state(OwnershipRule.objects.get(pk=rule.pk)) if rule.pk else None
-        rule.full_clean()
-        rule.save()
-        audit(actor, "rule.save", rule, before=before, after=_rule_state(rule))
+        save_config(rule, actor)
         return refresh_ownership(_live_asset_ids(), actor=actor)
 
 
 def delete_rule(rule: OwnershipRule, actor) -> int:
     with transaction.atomic():
-        audit(actor, "rule.delete", rule, before=_rule_state(rule))
-        rule.delete()
+        delete_config(rule, actor)
         return refresh_ownership(_live_asset_ids(), actor=actor)
 
 
 def _live_asset_ids():
-    return (
-        Asset.objects.filter(gone_at__isnull=True)
-        .values_list("id", flat=True)
-        .iterator(chunk_size=10_000)
-    )
-
-
-def _source_state(source):
-    return {
-        "name": source.name,
-        "provider": source.provider,
-        "config": source.config,
-        "endpoint_url": source.endpoint_url,
-        "schedule": source.schedule,
-        "enabled": source.enabled,
-        "description": source.description,
-    }
-
-
-def save_source(source, actor, *, action="source.save"):
-    """Validate and save a source (its beat schedule follows), auditing before and after."""
-    from .models import Source
-
-    with transaction.atomic():
-        before = _source_state(Source.objects.get(pk=source.pk)) if source.pk else None
-        source.full_clean()
-        source.save()
-        audit(actor, action, source, before=before, after=_source_state(source))
-    return source
-
-
-def delete_source(source, actor):
-    with transaction.atomic():
-        audit(actor, "source.delete", source, before=_source_state(source))
-        source.delete()
-
-
-def _team_state(team):
-    return {"name": team.name, "slug": team.slug, "contact": team.contact}
-
-
-def save_team(team, actor):
-    with transaction.atomic():
-        before = _team_state(Team.objects.get(pk=team.pk)) if team.pk else None
-        team.full_clean()
-        team.save()
-        audit(actor, "team.save", team, before=before, after=_team_state(team))
-    return team
-
-
-def delete_team(team, actor):
-    with transaction.atomic():
-        audit(actor, "team.delete", team, before=_team_state(team))
-        team.delete()
+    live = Asset.objects.filter(gone_at__isnull=True).values_list("id", flat=True)
+    return live.iterator(chunk_size=10_000)

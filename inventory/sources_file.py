@@ -33,7 +33,7 @@ from .models import Source
 from .schedules import parse_cron
 from .services import audit
 
-SOURCE_FIELDS = ("name", "provider", "config", "endpoint_url", "schedule", "enabled", "description")
+SOURCE_FIELDS = Source.DECLARED_FIELDS
 REQUIRED_FIELDS = ("name", "provider")
 DEFAULTS = {
     "config": {},
@@ -273,11 +273,6 @@ def _complete(entry: dict) -> dict:
 # --- writing --------------------------------------------------------------------------------
 
 
-def source_state(source: Source) -> dict:
-    """A source as the file (and the audit log) describe it."""
-    return {name: getattr(source, name) for name in SOURCE_FIELDS}
-
-
 def plan_sources(sources: list[dict], existing: dict[str, Source] | None = None):
     """What importing ``sources`` would create, update or leave as it is.
 
@@ -291,7 +286,7 @@ def plan_sources(sources: list[dict], existing: dict[str, Source] | None = None)
         if current is None:
             plans.append(SourcePlan(values["name"], "create"))
             continue
-        before = source_state(current)
+        before = current.snapshot()
         changed = [name for name in SOURCE_FIELDS if before[name] != values[name]]
         plans.append(SourcePlan(values["name"], "update" if changed else "unchanged", changed))
     return plans
@@ -307,11 +302,11 @@ def apply_sources(sources: list[dict]) -> list[SourcePlan]:
             if plan.action == "unchanged":
                 continue
             source = existing.get(values["name"]) or Source()
-            before = source_state(source) if source.pk else None
+            before = source.snapshot() if source.pk else None
             for name, value in values.items():
                 setattr(source, name, value)
             source.save()
-            audit(None, "source.import", source, before=before, after=source_state(source))
+            audit(None, "source.import", source, before=before, after=source.snapshot())
     return plans
 
 
@@ -328,7 +323,7 @@ def import_sources(text: str, *, dry_run: bool = False) -> list[SourcePlan]:
 def export_sources(sources=None) -> str:
     """The YAML file describing ``sources`` (every source when None), ready to import again."""
     sources = Source.objects.order_by("name") if sources is None else sources
-    document = {"sources": [source_state(source) for source in sources]}
+    document = {"sources": [source.snapshot() for source in sources]}
     return FILE_HEADER + yaml.dump(
         document,
         Dumper=_ListIndentingDumper,

@@ -346,39 +346,6 @@ class OwnershipRuleSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = ["id", "created_at"]
 
-    CONDITIONS = ("provider", "tag_key", "account", "namespace", "name_pattern")
-
-    def validate(self, attrs):
-        def value(name):
-            if name in attrs:
-                return attrs[name]
-            return getattr(self.instance, name, "")
-
-        if not any(value(name) for name in self.CONDITIONS):
-            raise serializers.ValidationError(
-                "A rule needs at least one condition: provider, tag_key, account, namespace "
-                "or name_pattern."
-            )
-        if value("tag_value") and not value("tag_key"):
-            raise serializers.ValidationError({"tag_value": "A tag value needs a tag_key."})
-        return attrs
-
-
-SOURCE_STATE_FIELDS = (
-    "name",
-    "provider",
-    "config",
-    "endpoint_url",
-    "schedule",
-    "enabled",
-    "description",
-)
-
-
-def source_state(source: Source) -> dict:
-    """What the audit log records of a source before and after a change."""
-    return {name: getattr(source, name) for name in SOURCE_STATE_FIELDS}
-
 
 class SourceSerializer(serializers.ModelSerializer):
     """A source to collect from. Validated like the model (provider, cron schedule, the
@@ -410,7 +377,7 @@ class SourceSerializer(serializers.ModelSerializer):
 
     def validate(self, attrs):
         # A partial update is judged as the source it would become.
-        current = source_state(self.instance) if self.instance else {}
+        current = self.instance.snapshot() if self.instance else {}
         candidate = Source(pk=getattr(self.instance, "pk", None), **{**current, **attrs})
         try:
             # Uniqueness is checked by the serializer's own validators.

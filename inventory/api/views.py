@@ -4,7 +4,6 @@ the same way whether they come from the API, the dashboard or the admin.
 """
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db import transaction
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subquery, Value, When
 from django.db.models.functions import Coalesce
 from django_filters.rest_framework import DjangoFilterBackend
@@ -70,41 +69,28 @@ class ReadOnlyViewSet(ListFilteringMixin, viewsets.ReadOnlyModelViewSet):
 
 
 class AuditedModelViewSet(ListFilteringMixin, viewsets.ModelViewSet):
-    """Create, change and delete, each in one transaction with its audit row."""
+    """Create, change and delete through the audited services, like every other way in."""
 
-    audit_type = ""
-
-    def audit_state(self, obj) -> dict:
-        raise NotImplementedError
+    save_service = staticmethod(services.save_config)
+    delete_service = staticmethod(services.delete_config)
 
     def perform_create(self, serializer):
-        with transaction.atomic():
-            obj = serializer.save()
-            services.audit(
-                self.request.user, f"{self.audit_type}.create", obj, after=self.audit_state(obj)
-            )
+        serializer.instance = self._save(serializer.Meta.model(**serializer.validated_data))
 
     def perform_update(self, serializer):
-        with transaction.atomic():
-            before = self.audit_state(serializer.instance)
-            obj = serializer.save()
-            services.audit(
-                self.request.user,
-                f"{self.audit_type}.update",
-                obj,
-                before=before,
-                after=self.audit_state(obj),
-            )
+        for name, value in serializer.validated_data.items():
+            setattr(serializer.instance, name, value)
+        self._save(serializer.instance)
 
     def perform_destroy(self, instance):
-        with transaction.atomic():
-            services.audit(
-                self.request.user,
-                f"{self.audit_type}.delete",
-                instance,
-                before=self.audit_state(instance),
-            )
-            instance.delete()
+        self.delete_service(instance, self.request.user)
+
+    def _save(self, obj):
+        try:
+            self.save_service(obj, self.request.user)
+        except DjangoValidationError as exc:
+            serializers.raise_django_errors(exc)
+        return obj
 
 
 # --- assets -------------------------------------------------------------------------------------
@@ -227,10 +213,6 @@ class TeamViewSet(AuditedModelViewSet):
     serializer_class = serializers.TeamSerializer
     lookup_field = "slug"
     ordering_fields = ["name", "slug", "created_at"]
-    audit_type = "team"
-
-    def audit_state(self, team):
-        return {"name": team.name, "slug": team.slug, "contact": team.contact}
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="The team is in use.")})
     def destroy(self, request, *args, **kwargs):
@@ -248,32 +230,14 @@ class TeamViewSet(AuditedModelViewSet):
         super().perform_destroy(team)
 
 
-class OwnershipRuleViewSet(ListFilteringMixin, viewsets.ModelViewSet):
+class OwnershipRuleViewSet(AuditedModelViewSet):
     """Ownership rules. Every save or delete re-derives the owners of all live assets."""
 
     queryset = OwnershipRule.objects.select_related("team")
     serializer_class = serializers.OwnershipRuleSerializer
     ordering_fields = ["position", "name", "created_at"]
-
-    def perform_create(self, serializer):
-        rule = OwnershipRule(**serializer.validated_data)
-        self._save(rule)
-        serializer.instance = rule
-
-    def perform_update(self, serializer):
-        rule = serializer.instance
-        for name, value in serializer.validated_data.items():
-            setattr(rule, name, value)
-        self._save(rule)
-
-    def perform_destroy(self, rule):
-        services.delete_rule(rule, self.request.user)
-
-    def _save(self, rule):
-        try:
-            services.save_rule(rule, self.request.user)
-        except DjangoValidationError as exc:
-            serializers.raise_django_errors(exc)
+    save_service = staticmethod(services.save_rule)
+    delete_service = staticmethod(services.delete_rule)
 
 
 # --- collection ---------------------------------------------------------------------------------
@@ -285,10 +249,6 @@ class SourceViewSet(AuditedModelViewSet):
     queryset = Source.objects.all()
     serializer_class = serializers.SourceSerializer
     ordering_fields = ["name", "provider", "created_at"]
-    audit_type = "source"
-
-    def audit_state(self, source):
-        return serializers.source_state(source)
 
     @extend_schema(
         summary="Collect this source now",

@@ -1,6 +1,7 @@
 import fnmatch
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -31,6 +32,32 @@ class OwnershipRule(models.Model):
     def __str__(self):
         return self.name
 
+    audit_type = "rule"
+    CONDITIONS = ("provider", "tag_key", "account", "namespace", "name_pattern")
+
+    def snapshot(self) -> dict:
+        return {
+            "name": self.name,
+            "position": self.position,
+            "team": self.team.name,
+            "provider": self.provider,
+            "tag_key": self.tag_key,
+            "tag_value": self.tag_value,
+            "account": self.account,
+            "namespace": self.namespace,
+            "name_pattern": self.name_pattern,
+            "enabled": self.enabled,
+        }
+
+    def clean(self):
+        if not any(getattr(self, name) for name in self.CONDITIONS):
+            raise ValidationError(
+                "A rule needs at least one condition: provider, tag_key, account, namespace "
+                "or name_pattern."
+            )
+        if self.tag_value and not self.tag_key:
+            raise ValidationError({"tag_value": "A tag value needs a tag_key."})
+
     def matches(self, asset) -> bool:
         """``asset`` is anything with provider, labels, account, namespace and name attributes."""
         if self.provider and asset.provider != self.provider:
@@ -46,9 +73,7 @@ class OwnershipRule(models.Model):
                 return False
         if self.name_pattern and not fnmatch.fnmatchcase(asset.name, self.name_pattern):
             return False
-        return bool(
-            self.provider or self.account or self.namespace or self.tag_key or self.name_pattern
-        )
+        return any(getattr(self, name) for name in self.CONDITIONS)
 
 
 class TrackingDecision(models.Model):

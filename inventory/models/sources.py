@@ -35,6 +35,21 @@ class Source(models.Model):
     def __str__(self):
         return self.name
 
+    audit_type = "source"
+    DECLARED_FIELDS = (
+        "name",
+        "provider",
+        "config",
+        "endpoint_url",
+        "schedule",
+        "enabled",
+        "description",
+    )
+
+    def snapshot(self) -> dict:
+        """What a person declares of a source: what the audit log records, a sources file holds."""
+        return {name: getattr(self, name) for name in self.DECLARED_FIELDS}
+
     def clean(self):
         from collectors.base import UnknownProvider, collector_class
         from inventory.credentials import CREDENTIALS_ADVICE, credential_paths, url_has_password

@@ -17,5 +17,10 @@ class Team(models.Model):
     def __str__(self):
         return self.name
 
+    audit_type = "team"
+
     def get_absolute_url(self):
         return reverse("dashboard:team", args=[self.slug])
+
+    def snapshot(self) -> dict:
+        return {"name": self.name, "slug": self.slug, "contact": self.contact}

@@ -82,7 +82,7 @@ def test_creating_a_rule_rederives_owners_and_audits(client, admin_user, estate,
         "rule",
         "tracked",
     )
-    entry = AuditLog.objects.get(action="rule.save")
+    entry = AuditLog.objects.get(action="rule.create")
     assert entry.before is None
     assert entry.after["tag_value"] == "dev"
     assert old_report.changes.filter(field="owner", actor=admin_user, new="Platform").exists()
@@ -93,7 +93,7 @@ def test_changing_and_deleting_a_rule_rederives_owners(client, estate, payments)
 
     client.patch(f"/api/v1/rules/{rule.pk}/", {"tag_value": "billing"}, format="json")
     assert Asset.objects.get(key=PAY_API).tracking == "untracked"
-    assert AuditLog.objects.get(action="rule.save").before["tag_value"] == "payments"
+    assert AuditLog.objects.get(action="rule.update").before["tag_value"] == "payments"
 
     client.patch(f"/api/v1/rules/{rule.pk}/", {"tag_value": "payments"}, format="json")
     assert Asset.objects.get(key=PAY_API).owner == payments

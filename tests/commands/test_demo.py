@@ -64,7 +64,7 @@ def test_demo_builds_teams_rules_sources_and_history():
     assert ("platform", "", "", "", "build-01.corp.example", "") in rules
     assert ("platform", "kubernetes", "", "", "", "kube-system") in rules
     assert len(rules) == 15
-    assert AuditLog.objects.filter(action="rule.save").count() == 15
+    assert AuditLog.objects.filter(action="rule.create").count() == 15
 
     epoch = timezone.now().date() - timedelta(days=DAYS)
     estate = Source.objects.get(name="demo-estate")

@@ -92,7 +92,7 @@ def test_saving_and_deleting_a_rule_rederives_owners(estate, payments, admin_use
     c.refresh_from_db()
     assert c.owner is None and c.tracking == TrackingStatus.UNTRACKED
     assert list(AuditLog.objects.order_by("id").values_list("action", flat=True)) == [
-        "rule.save",
+        "rule.create",
         "rule.delete",
     ]
 
@@ -111,7 +111,7 @@ def test_configuration_changes_in_the_admin_site_are_audited(client, admin_user)
         "/admin/inventory/team/add/", {"name": "Security", "slug": "security", "contact": ""}
     )
     assert response.status_code == 302
-    entry = AuditLog.objects.get(action="team.save")
+    entry = AuditLog.objects.get(action="team.create")
     assert entry.actor == admin_user and entry.before is None and entry.after["slug"] == "security"
 
     response = client.post(
@@ -119,4 +119,4 @@ def test_configuration_changes_in_the_admin_site_are_audited(client, admin_user)
         {"name": "bad", "provider": "demo", "config": '{"password": "x"}', "schedule": "* * *"},
     )
     assert response.status_code == 200  # the form shows the errors
-    assert not AuditLog.objects.filter(action="source.save").exists()
+    assert not AuditLog.objects.filter(action="source.create").exists()
