@@ -6,5 +6,6 @@ app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
     path("assets/<int:pk>/", views.asset_detail, name="asset"),
+    path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

@@ -1,3 +1,7 @@
+"""The dashboard's pages. Each reads through ``inventory.selectors`` and renders on the server;
+JavaScript is never needed to read anything."""
+
+from django.http import Http404
 from django.shortcuts import get_object_or_404, render
 
 from inventory import selectors
@@ -9,12 +13,18 @@ def overview(request):
 
 
 def asset_detail(request, pk):
-    asset = get_object_or_404(
-        Asset.objects.select_related("owner", "scope__source", "parent"), pk=pk
-    )
+    try:
+        asset = selectors.asset_for_page(pk)
+    except Asset.DoesNotExist:
+        raise Http404("No such asset.") from None
     return render(
         request, "dashboard/asset_detail.html", {"asset": asset, **selectors.asset_detail(asset)}
     )
+
+
+def team_list(request):
+    context = {"teams": selectors.teams(), "untracked": selectors.untracked_count()}
+    return render(request, "dashboard/team_list.html", context)
 
 
 def team_detail(request, slug):

@@ -1,75 +1,283 @@
-"""Read-side queries for pages and the API, each a constant number of queries."""
+"""Read-side queries for the dashboard pages.
 
-from django.db.models import Count, Q
+Each selector runs a fixed number of queries whatever the size of the estate: aggregates are done
+by the database, related rows come with ``select_related``/``prefetch_related`` or subqueries,
+and lists are bounded.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from django.db.models import Count, Max, Min, OuterRef, Prefetch, Q, Subquery
 
 from .models import (
+    AccessEvent,
     Asset,
     AssetChange,
+    AssetKind,
     CollectionRun,
     Finding,
     FindingStatus,
+    Provider,
+    RunStatus,
+    Scope,
+    ScopeRun,
     Source,
+    Team,
     TrackingStatus,
 )
 
 RECENT_RUNS = 10
+TIMELINE_LIMIT = 200
+TEAM_ASSET_LIMIT = 500
+UNHEALTHY = (RunStatus.FAILED, RunStatus.PARTIAL)
+
+PROVIDER_LABELS = dict(Provider.choices)
+KIND_LABELS = dict(AssetKind.choices)
+KIND_ORDER = {kind: position for position, kind in enumerate(AssetKind.values)}
 
 
 def live_assets():
     return Asset.objects.filter(gone_at__isnull=True)
 
 
+def _posture_counts():
+    """Filtered counts shared by the overview totals, the provider rows and team pages."""
+    return {
+        "total": Count("id"),
+        "tracked": Count("id", filter=Q(tracking=TrackingStatus.TRACKED)),
+        "untracked": Count("id", filter=Q(tracking=TrackingStatus.UNTRACKED)),
+        "accepted": Count("id", filter=Q(tracking=TrackingStatus.ACCEPTED)),
+        "exposed": Count("id", filter=Q(exposed=True)),
+        "eol": Count("id", filter=Q(eol=True)),
+    }
+
+
+def _percent(part, whole):
+    return round(100 * part / whole) if whole else None
+
+
+# --- freshness ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Freshness:
+    """How current the numbers are: the stalest successful collection among enabled scopes, and
+    how many scopes did not collect on their last run (or never did)."""
+
+    scopes: int
+    oldest_success: datetime | None
+    newest_success: datetime | None
+    failing: int
+    never: int
+
+    @property
+    def healthy(self) -> bool:
+        return self.scopes > 0 and not self.failing and not self.never
+
+    @property
+    def not_collected(self) -> int:
+        return self.failing + self.never
+
+
+def freshness() -> Freshness:
+    row = Scope.objects.filter(source__enabled=True).aggregate(
+        scopes=Count("id"),
+        oldest_success=Min("last_success_at"),
+        newest_success=Max("last_success_at"),
+        failing=Count("id", filter=Q(last_status__in=UNHEALTHY)),
+        never=Count("id", filter=Q(last_success_at__isnull=True) & ~Q(last_status__in=UNHEALTHY)),
+    )
+    return Freshness(**row)
+
+
+# --- overview -------------------------------------------------------------------------------
+
+
+def provider_kind_matrix():
+    """Live assets counted per provider and kind, with per-provider posture columns.
+
+    Returns (kinds, rows, totals): ``kinds`` are (value, label) pairs in the canonical kind order,
+    each row holds the provider's counts per kind and its untracked/exposed/EOL counts.
+    """
+    grouped = list(
+        live_assets()
+        .values("provider", "kind")
+        .annotate(**_posture_counts())
+        .order_by("provider", "kind")
+    )
+    kinds = sorted(
+        {row["kind"] for row in grouped}, key=lambda k: KIND_ORDER.get(k, len(KIND_ORDER))
+    )
+    rows = {}
+    for group in grouped:
+        row = rows.setdefault(
+            group["provider"],
+            {
+                "provider": group["provider"],
+                "label": PROVIDER_LABELS.get(group["provider"], group["provider"]),
+                "by_kind": dict.fromkeys(kinds, 0),
+                "total": 0,
+                "untracked": 0,
+                "exposed": 0,
+                "eol": 0,
+            },
+        )
+        row["by_kind"][group["kind"]] = group["total"]
+        for name in ("total", "untracked", "exposed", "eol"):
+            row[name] += group[name]
+    for row in rows.values():
+        row["cells"] = [row["by_kind"][kind] for kind in kinds]
+    totals = {
+        "cells": [sum(r["by_kind"][kind] for r in rows.values()) for kind in kinds],
+        **{n: sum(r[n] for r in rows.values()) for n in ("total", "untracked", "exposed", "eol")},
+    }
+    ordered = sorted(rows.values(), key=lambda r: (-r["total"], r["label"]))
+    return [(kind, KIND_LABELS.get(kind, kind)) for kind in kinds], ordered, totals
+
+
+def _latest_scope_run():
+    return ScopeRun.objects.filter(scope=OuterRef("pk")).order_by("-started_at", "-id")
+
+
+def _latest_run():
+    return CollectionRun.objects.filter(source=OuterRef("pk")).order_by("-started_at", "-id")
+
+
+def collection_health():
+    """Every source with its last run and, per scope, its last status, last successful
+    collection, live asset count and the error of its latest run."""
+    scopes = Scope.objects.annotate(
+        live_assets=Count("assets", filter=Q(assets__gone_at__isnull=True)),
+        last_error=Subquery(_latest_scope_run().values("error")[:1]),
+    ).order_by("key")
+    sources = (
+        Source.objects.annotate(
+            last_run_status=Subquery(_latest_run().values("status")[:1]),
+            last_run_started=Subquery(_latest_run().values("started_at")[:1]),
+            last_run_finished=Subquery(_latest_run().values("finished_at")[:1]),
+            last_run_error=Subquery(_latest_run().values("error")[:1]),
+        )
+        .prefetch_related(Prefetch("scopes", queryset=scopes))
+        .order_by("name")
+    )
+    health = []
+    for source in sources:
+        source_scopes = list(source.scopes.all())
+        unhealthy = [s for s in source_scopes if s.last_status in UNHEALTHY]
+        successes = [s.last_success_at for s in source_scopes if s.last_success_at]
+        health.append(
+            {
+                "source": source,
+                "scopes": source_scopes,
+                "unhealthy": len(unhealthy),
+                "collected": sum(1 for s in source_scopes if s.last_success_at),
+                "oldest_success": min(successes, default=None),
+                # Show the scope list unfolded when something needs attention or it is short.
+                "expanded": bool(unhealthy) or len(source_scopes) <= 12,
+            }
+        )
+    return health
+
+
+def recent_runs(limit=RECENT_RUNS):
+    return list(
+        CollectionRun.objects.select_related("source").order_by("-started_at", "-id")[:limit]
+    )
+
+
 def overview() -> dict:
-    live = live_assets()
-    totals = live.aggregate(
-        total=Count("id"),
-        untracked=Count("id", filter=Q(tracking=TrackingStatus.UNTRACKED)),
-        accepted=Count("id", filter=Q(tracking=TrackingStatus.ACCEPTED)),
-        exposed=Count("id", filter=Q(exposed=True)),
-        eol=Count("id", filter=Q(eol=True)),
-    )
-    by_provider_kind = list(
-        live.values("provider", "kind").annotate(count=Count("id")).order_by("provider", "kind")
-    )
-    providers = sorted({row["provider"] for row in by_provider_kind})
-    kinds = sorted({row["kind"] for row in by_provider_kind})
-    grid = {(row["provider"], row["kind"]): row["count"] for row in by_provider_kind}
-    matrix = [
-        {
-            "provider": p,
-            "cells": [(k, grid.get((p, k), 0)) for k in kinds],
-            "total": sum(grid.get((p, k), 0) for k in kinds),
-        }
-        for p in providers
-    ]
-    tracked = totals["total"] - totals["untracked"]
+    totals = live_assets().aggregate(**_posture_counts())
+    kinds, matrix, matrix_totals = provider_kind_matrix()
+    accounted = totals["tracked"] + totals["accepted"]
     return {
         "totals": totals,
-        "coverage": round(100 * tracked / totals["total"]) if totals["total"] else None,
+        "coverage": _percent(accounted, totals["total"]),
+        "accounted": accounted,
+        "untracked_share": _percent(totals["untracked"], totals["total"]),
         "kinds": kinds,
         "matrix": matrix,
-        "recent_runs": CollectionRun.objects.select_related("source")[:RECENT_RUNS],
-        "sources": Source.objects.order_by("name"),
+        "matrix_totals": matrix_totals,
+        "health": collection_health(),
+        "recent_runs": recent_runs(),
     }
+
+
+# --- asset ----------------------------------------------------------------------------------
+
+
+def asset_for_page(pk):
+    """The asset with everything its page shows about it in the same row."""
+    return Asset.objects.select_related(
+        "owner", "scope__source", "parent", "decision__decided_by", "decision__team", "owner_rule"
+    ).get(pk=pk)
+
+
+def _sorted_items(mapping):
+    """A dict's items as sorted pairs: templates must never look up attacker-chosen keys (a tag
+    called "items" would shadow ``dict.items``)."""
+    if not isinstance(mapping, dict):
+        return []
+    return sorted(mapping.items(), key=lambda item: str(item[0]))
 
 
 def asset_detail(asset) -> dict:
+    findings = list(
+        Finding.objects.filter(asset=asset).order_by("status", "-severity", "-opened_at", "-id")
+    )
     return {
-        "findings": Finding.objects.filter(asset=asset).order_by(
-            "status", "-severity", "-opened_at"
+        "open_findings": [f for f in findings if f.status == FindingStatus.OPEN],
+        "resolved_findings": [f for f in findings if f.status != FindingStatus.OPEN],
+        "labels": _sorted_items(asset.labels),
+        "security": _sorted_items(asset.security),
+        "attributes": _sorted_items(asset.attributes),
+        "endpoints": [e for e in asset.endpoints if isinstance(e, dict)],
+        "changes": list(
+            AssetChange.objects.filter(asset=asset).select_related("actor")[:TIMELINE_LIMIT]
         ),
-        "changes": AssetChange.objects.filter(asset=asset).select_related("actor")[:200],
-        "events": asset.events.all()[:200],
-        "children": asset.children.filter(gone_at__isnull=True)[:200],
+        "events": list(AccessEvent.objects.filter(asset=asset)[:TIMELINE_LIMIT]),
+        "children": list(
+            asset.children.filter(gone_at__isnull=True).order_by("kind", "name")[:TIMELINE_LIMIT]
+        ),
     }
+
+
+# --- teams ----------------------------------------------------------------------------------
+
+
+def teams() -> list[Team]:
+    """Every team with its live asset, exposure and EOL counts."""
+    live = Q(assets__gone_at__isnull=True)
+    return list(
+        Team.objects.annotate(
+            asset_count=Count("assets", filter=live),
+            exposed_count=Count("assets", filter=live & Q(assets__exposed=True)),
+            eol_count=Count("assets", filter=live & Q(assets__eol=True)),
+            accepted_count=Count(
+                "assets", filter=live & Q(assets__tracking=TrackingStatus.ACCEPTED)
+            ),
+        ).order_by("name")
+    )
+
+
+def untracked_count() -> int:
+    return live_assets().filter(tracking=TrackingStatus.UNTRACKED).count()
 
 
 def team_detail(team) -> dict:
     assets = live_assets().filter(owner=team)
+    by_kind = assets.values("kind").annotate(count=Count("id")).order_by("kind")
     return {
-        "assets": assets.order_by("provider", "kind", "name")[:500],
-        "by_kind": assets.values("kind").annotate(count=Count("id")).order_by("kind"),
+        "totals": assets.aggregate(**_posture_counts()),
+        "by_kind": sorted(
+            ((KIND_LABELS.get(r["kind"], r["kind"]), r["count"]) for r in by_kind),
+            key=lambda pair: -pair[1],
+        ),
+        "assets": list(
+            assets.select_related("scope").order_by("provider", "kind", "name")[:TEAM_ASSET_LIMIT]
+        ),
+        "asset_limit": TEAM_ASSET_LIMIT,
         "open_findings": Finding.objects.filter(
-            asset__in=assets, status=FindingStatus.OPEN
+            asset__owner=team, asset__gone_at__isnull=True, status=FindingStatus.OPEN
         ).count(),
     }

@@ -1,0 +1,152 @@
+"""Template helpers for Daylight's pages: status markers, times, identifiers and JSON values.
+
+Everything here builds HTML with ``format_html``, so the values it is given (often names and tags
+chosen by whoever deployed the asset) are escaped exactly once.
+"""
+
+import json
+from datetime import UTC, datetime, timedelta
+
+from django import template
+from django.utils import timezone
+from django.utils.html import format_html
+
+from inventory.models import RunStatus
+
+register = template.Library()
+
+# The one marker per status, used everywhere the status appears: colour + icon + word.
+MARKERS = {
+    "untracked": ("Untracked", "Shadow IT: nobody is accountable for this asset"),
+    "tracked": ("Tracked", "An accountable team owns this asset"),
+    "accepted": ("Accepted risk", "Known and allowed, with a reason"),
+    "exposed": ("Exposed", "Reachable from the internet"),
+    "eol": ("End of life", "Runs an end-of-life runtime or version"),
+    "gone": ("Gone", "No longer seen by its collector"),
+}
+RUN_STATUS_ICONS = {
+    "succeeded": "ok",
+    "failed": "failed",
+    "partial": "partial",
+    "running": "running",
+    "skipped": "skipped",
+}
+RUN_STATUS_LABELS = dict(RunStatus.choices)
+TIME_UNITS = (("d", 86400), ("h", 3600), ("min", 60))
+SEVERITY_NAMES = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
+
+
+def _icon(name):
+    return format_html(
+        '<svg class="icon" aria-hidden="true" focusable="false"><use href="#i-{}"></use></svg>',
+        name,
+    )
+
+
+@register.simple_tag
+def icon(name):
+    """An icon from the sprite in ``base.html``; decorative, so hidden from screen readers."""
+    return _icon(name)
+
+
+@register.simple_tag
+def marker(status, label=None):
+    """The badge for a tracking or risk status (untracked, exposed, eol, accepted, …)."""
+    word, meaning = MARKERS.get(status, (status, ""))
+    return format_html(
+        '<span class="marker marker-{}" title="{}">{}{}</span>',
+        status,
+        meaning,
+        _icon(status),
+        label or word,
+    )
+
+
+@register.simple_tag
+def run_status(status, label=None):
+    """A run or scope status: icon and word, coloured by outcome."""
+    return format_html(
+        '<span class="run-status run-{}">{}{}</span>',
+        status or "none",
+        _icon(RUN_STATUS_ICONS.get(status, "none")),
+        label or RUN_STATUS_LABELS.get(status, "Not collected"),
+    )
+
+
+@register.simple_tag
+def severity(value, label):
+    name = SEVERITY_NAMES.get(value, "info")
+    return format_html('<span class="sev sev-{}">{}</span>', name, label)
+
+
+def ago(moment: datetime, now: datetime | None = None) -> str:
+    """A compact distance in time: "just now", "12 min ago", "5 h ago", "3 d ago", "in 2 h"."""
+    delta = (now or timezone.now()) - moment
+    future = delta < timedelta(0)
+    seconds = abs(delta.total_seconds())
+    if seconds < 60:
+        return "just now"
+    unit, size = next((name, length) for name, length in TIME_UNITS if seconds >= length)
+    amount = int(seconds // size)
+    if unit == "d" and amount >= 60:
+        unit, amount = "mo", amount // 30
+    return f"in {amount} {unit}" if future else f"{amount} {unit} ago"
+
+
+@register.simple_tag
+def reltime(moment, empty="—"):
+    """A relative time with the absolute UTC time on hover and in the ``datetime`` attribute."""
+    if not moment:
+        return empty
+    moment = moment.astimezone(UTC)
+    return format_html(
+        '<time datetime="{}" title="{}">{}</time>',
+        moment.isoformat(),
+        moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        ago(moment),
+    )
+
+
+@register.simple_tag
+def ident(value, tail=14):
+    """A long identifier (ARN, digest, resource ID) that the stylesheet cuts in the middle when
+    space is short: the head ends in an ellipsis, the tail stays. The full value is on hover, and
+    a selection copies it whole because clipped text is still text."""
+    text = "" if value is None else str(value)
+    if not text:
+        return "—"
+    if len(text) <= tail * 2:
+        return format_html('<span class="mono">{}</span>', text)
+    return format_html(
+        '<span class="mono ident" title="{}"><span class="ident-head">{}</span>'
+        '<span class="ident-tail">{}</span></span>',
+        text,
+        text[:-tail],
+        text[-tail:],
+    )
+
+
+@register.filter
+def as_text(value):
+    """A collected or history value as readable text: JSON for structures, "—" for nothing."""
+    if value is None or value == "" or value == [] or value == {}:
+        return "—"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    return str(value)
+
+
+@register.filter
+def duration(delta):
+    """A run's duration: "850 ms", "12 s", "3 min 5 s"."""
+    if delta is None:
+        return "—"
+    seconds = delta.total_seconds()
+    if seconds < 1:
+        return f"{round(seconds * 1000)} ms"
+    if seconds < 60:
+        return f"{seconds:.1f} s" if seconds < 10 else f"{round(seconds)} s"
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes} min {rest} s"

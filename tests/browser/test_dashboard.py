@@ -1,0 +1,171 @@
+"""Daylight as a person uses it, in headless Chromium against a live server with the demo
+estate: sign in, read the overview, follow the way to an asset, sign out."""
+
+import pytest
+from django.db.models import Count
+
+from collectors.records import AccessRecord
+from inventory.ingest import ScopeIngest
+from inventory.models import (
+    Asset,
+    CollectionRun,
+    RunTrigger,
+    Scope,
+    ScopeRun,
+    TrackingStatus,
+)
+from tests.conftest import asset
+
+from .conftest import FULL_HD, NARROW, WIDE, screenshot, sign_in
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+HOSTILE_NAME = '"><img src=x onerror=alert(1)>'
+HOSTILE_TAG = "<script>alert('xss')</script>"
+
+
+def number(page, testid) -> int:
+    return int(page.get_by_test_id(testid).inner_text().strip().rstrip("%"))
+
+
+def test_a_viewer_signs_in_reads_the_real_counts_and_opens_an_asset(
+    live_server, open_page, demo_estate, viewer_account
+):
+    page = open_page(WIDE)
+    page.goto(f"{live_server.url}/")
+    assert "/accounts/login/" in page.url
+    screenshot(page, "login")
+    sign_in(page, live_server.url, "ciso")
+
+    live = Asset.objects.filter(gone_at__isnull=True)
+    assert page.get_by_role("heading", level=1).inner_text() == "Overview"
+    assert number(page, "total-count") == live.count() > 100
+    assert number(page, "untracked-count") == live.filter(tracking=TrackingStatus.UNTRACKED).count()
+    assert number(page, "exposed-count") == live.filter(exposed=True).count() > 0
+    assert number(page, "eol-count") == live.filter(eol=True).count() > 0
+    assert number(page, "accepted-count") == 0
+    for row in live.values("provider").annotate(n=Count("id")):
+        cells = page.locator(f'[data-testid="provider-kind"] tr[data-provider="{row["provider"]}"]')
+        assert cells.locator("td.total").inner_text() == str(row["n"])
+    # Collection health: the demo's scopes, each collected just now.
+    health = page.get_by_test_id("collection-health")
+    assert health.locator("tr.scope-row").count() == Scope.objects.count() >= 5
+    assert health.locator("tr.attention").count() == 0
+    assert page.get_by_test_id("recent-runs").locator("tbody tr").count() == 3
+    assert page.get_by_role("link", name="Administration").count() == 0
+    assert "Viewer" in page.locator(".whoami").inner_text()
+    screenshot(page, "overview")
+    page.set_viewport_size({"width": FULL_HD[0], "height": FULL_HD[1]})
+    screenshot(page, "overview")
+    page.set_viewport_size({"width": WIDE[0], "height": WIDE[1]})
+
+    # The way in: Teams → a team → one of its assets.
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Teams"
+    screenshot(page, "teams")
+    page.get_by_role("link", name="Payments").click()
+    assert page.get_by_test_id("team-name").inner_text() == "Payments"
+    owned = live.filter(owner__slug="payments")
+    assert page.get_by_test_id("team-assets").locator("tbody tr").count() == owned.count() > 0
+    screenshot(page, "team")
+
+    target = owned.filter(exposed=True).order_by("provider", "kind", "name").first()
+    page.get_by_test_id("team-assets").get_by_role(
+        "link", name=target.name, exact=True
+    ).first.click()
+    page.wait_for_url(f"**{target.get_absolute_url()}")
+    assert page.get_by_test_id("asset-name").inner_text() == target.name
+    assert "Exposed" in page.get_by_test_id("asset-flags").inner_text()
+    assert page.get_by_role("link", name="Payments").count() >= 1
+    screenshot(page, "asset")
+    assert page.dialogs == []
+
+
+def test_hostile_tags_and_names_render_as_text_and_never_run(
+    live_server, open_page, demo_estate, viewer_account
+):
+    # The demo estate's own booby-trapped container, and one fed through ingest by hand.
+    grafana = Asset.objects.get(name="grafana", provider="docker")
+    assert "<script>" in grafana.labels["note"]
+    scope, _ = Scope.objects.get_or_create(source=demo_estate, key="hostile")
+    run = CollectionRun.objects.create(
+        source=demo_estate, trigger=RunTrigger.COMMAND, started_at=grafana.first_seen
+    )
+    ingest = ScopeIngest(ScopeRun.objects.create(run=run, scope=scope, started_at=run.started_at))
+    key = "arn:aws:lambda:eu-west-1:111111111111:function:hostile"
+    ingest.add(asset(key, name=HOSTILE_NAME, labels={"owner": HOSTILE_TAG, HOSTILE_NAME: "x"}))
+    ingest.add(
+        AccessRecord(
+            event_id="hostile-1",
+            provider="aws",
+            occurred_at=run.started_at,
+            action=HOSTILE_NAME,
+            asset_key=key,
+            actor=HOSTILE_TAG,
+        )
+    )
+    ingest.finish(complete=True)
+    hostile = Asset.objects.get(key=key)
+
+    page = open_page(WIDE)
+    sign_in(page, live_server.url, "ciso")
+    page.goto(f"{live_server.url}{grafana.get_absolute_url()}")
+    labels = page.get_by_test_id("labels")
+    assert (
+        labels.locator("tr", has_text="note").locator("td").inner_text() == grafana.labels["note"]
+    )
+    screenshot(page, "asset-hostile-tag")
+
+    page.goto(f"{live_server.url}{hostile.get_absolute_url()}")
+    assert page.get_by_test_id("asset-name").inner_text() == HOSTILE_NAME
+    assert page.title().startswith(HOSTILE_NAME)
+    assert labels.locator("tr", has_text="owner").locator("td").inner_text() == HOSTILE_TAG
+    events = page.get_by_test_id("events")
+    assert events.locator("tbody tr").first.inner_text().count(HOSTILE_TAG) == 1
+    assert HOSTILE_NAME in events.inner_text()
+    # Nothing of the hostile text became markup: no script elements, no images at all.
+    assert page.locator("script").count() == 0
+    assert page.locator("img").count() == 0
+    assert page.dialogs == []
+
+
+def test_signing_out_ends_the_session(live_server, open_page, demo_estate, viewer_account):
+    page = open_page(WIDE)
+    sign_in(page, live_server.url, "ciso")
+    page.get_by_role("button", name="Sign out").click()
+    page.wait_for_url("**/accounts/login/")
+    assert page.get_by_role("heading", name="Sign in").is_visible()
+    page.goto(f"{live_server.url}/teams/")
+    assert "/accounts/login/?next=/teams/" in page.url
+
+
+def test_narrow_screens_dark_theme_keyboard_and_no_javascript(
+    live_server, open_page, demo_estate, viewer_account
+):
+    page = open_page(NARROW)
+    sign_in(page, live_server.url, "ciso")
+    # The page itself never scrolls sideways; wide tables scroll inside their own box.
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "overview")
+    exposed = Asset.objects.filter(gone_at__isnull=True, exposed=True, eol=True).first()
+    page.goto(f"{live_server.url}{exposed.get_absolute_url()}")
+    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(page, "asset")
+
+    # The first Tab reaches the skip link, and it shows.
+    page.goto(f"{live_server.url}/")
+    page.keyboard.press("Tab")
+    skip = page.get_by_role("link", name="Skip to content")
+    assert page.evaluate("document.activeElement.textContent") == "Skip to content"
+    assert skip.is_visible() and skip.bounding_box()["y"] >= 0
+
+    dark = open_page(WIDE, color_scheme="dark")
+    sign_in(dark, live_server.url, "ciso")
+    background = dark.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)"
+    screenshot(dark, "overview-dark")
+
+    # Reading needs no JavaScript: sign in and read the overview with it switched off.
+    plain = open_page(WIDE, java_script_enabled=False)
+    sign_in(plain, live_server.url, "ciso")
+    assert number(plain, "total-count") == Asset.objects.filter(gone_at__isnull=True).count()

@@ -1,0 +1,321 @@
+"""The dashboard pages: sign-in, roles, what the overview says, query budgets, escaping."""
+
+import html
+import re
+from datetime import timedelta
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from collectors.records import AccessRecord
+from inventory.ingest import ScopeIngest
+from inventory.models import Asset, RunStatus, Scope, TrackingStatus
+from tests.conftest import NOW, asset, make_user
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "correct-horse-battery"
+# Budgets for a whole page request, session and user included. They must not grow with the
+# estate; the tests below also check that a larger estate costs no more than a small one.
+PAGE_BUDGET = 14
+
+
+def text_of(page: str, name: str) -> str:
+    """The text of the element marked ``data-testid=name``."""
+    match = re.search(rf'data-testid="{name}"[^>]*>([^<]*)<', page)
+    assert match, f"no data-testid={name} in the page"
+    return match.group(1).strip()
+
+
+def page_of(response) -> str:
+    assert response.status_code == 200, response.status_code
+    return response.content.decode()
+
+
+# --- sign-in and roles ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/", "/assets/1/", "/teams/", "/teams/payments/"],
+)
+def test_anonymous_visitors_are_sent_to_the_login_page(client, url):
+    response = client.get(url)
+    assert response.status_code == 302
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+
+
+def test_login_page_is_public_and_labels_its_fields(client):
+    page = page_of(client.get(reverse("login")))
+    assert '<label for="id_username">' in page
+    assert '<label for="id_password">' in page
+    assert 'autocomplete="current-password"' in page
+
+
+def test_signing_in_and_out_through_the_forms(client, viewer):
+    response = client.post(
+        reverse("login"), {"username": "ciso", "password": PASSWORD, "next": "/teams/"}
+    )
+    assert response.status_code == 302 and response["Location"] == "/teams/"
+    assert client.get("/teams/").status_code == 200
+
+    response = client.post(reverse("logout"))
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert client.get("/").status_code == 302
+
+
+def test_a_wrong_password_is_refused_with_an_alert(client, viewer):
+    page = page_of(client.post(reverse("login"), {"username": "ciso", "password": "nope"}))
+    assert 'role="alert"' in page
+    assert 'aria-invalid="true"' in page
+    assert client.get("/").status_code == 302
+
+
+@pytest.mark.parametrize(
+    ("role", "administers"),
+    [("viewer", False), ("reconciler", False), ("admin", True)],
+)
+def test_every_role_sees_the_overview_and_only_admins_the_administration(client, role, administers):
+    client.force_login(make_user(f"user-{role}", role))
+    page = page_of(client.get("/"))
+    assert "<h1>Overview</h1>" in page
+    assert f'<span class="role role-{role}">{role}</span>' in page
+    assert 'aria-current="page"' in page
+    assert (reverse("admin:index") in page) is administers
+    assert ("Administration" in page) is administers
+
+
+def test_a_user_without_a_role_still_reads_but_is_told_so(client):
+    client.force_login(make_user("nobody", None))
+    assert "no role" in page_of(client.get("/"))
+
+
+# --- the overview ---------------------------------------------------------------------------
+
+
+def test_overview_counts_match_the_estate(client, viewer, estate):
+    estate("prod", {"acct-a": 8, "acct-b": 4})
+    client.force_login(viewer)
+    page = page_of(client.get("/"))
+
+    live = Asset.objects.filter(gone_at__isnull=True)
+    assert int(text_of(page, "total-count")) == live.count() == 14
+    untracked = live.filter(tracking=TrackingStatus.UNTRACKED).count()
+    assert int(text_of(page, "untracked-count")) == untracked == 6
+    assert int(text_of(page, "exposed-count")) == live.filter(exposed=True).count() == 5
+    assert int(text_of(page, "eol-count")) == live.filter(eol=True).count() == 5
+    assert text_of(page, "coverage") == str(round(100 * 8 / 14))  # tracked share, in %
+
+    matrix = page.split('data-testid="provider-kind"')[1].split("</table>")[0]
+    aws_row = matrix.split('data-provider="aws"')[1].split("</tr>")[0]
+    assert re.findall(r'<td class="num[^"]*">(\d+)</td>', aws_row)[:1] == ["12"]
+    assert "Kubernetes" in matrix and "Function" in matrix and "Cluster" in matrix
+
+
+def test_overview_says_not_collected_and_shows_the_error_of_a_failed_scope(client, viewer, estate):
+    estate("prod", {"acct-a": 3, "acct-b": 3}, at=NOW - timedelta(days=1))
+    estate("prod", {"acct-a": 3, "acct-b": 3}, release=2, fail=["acct-b"])
+    estate("new-account", {"acct-c": 2}, fail=["acct-c"])
+    client.force_login(viewer)
+    page = page_of(client.get("/"))
+
+    health = page.split('data-testid="collection-health"')[1].split("</table>")[0]
+    failed_row = health.split('data-scope="acct-b"')[1].split("</tr>")[0]
+    assert "Failed" in failed_row
+    assert "AccessDenied (simulated)" in failed_row
+    last_success = Scope.objects.get(key="acct-b").last_success_at
+    assert last_success < NOW - timedelta(hours=12)  # from the run the day before
+    assert f'datetime="{last_success.isoformat()}"' in failed_row
+
+    never_row = health.split('data-scope="acct-c"')[1].split("</tr>")[0]
+    assert "Not collected" in never_row
+    assert "AccessDenied (simulated)" in never_row
+
+    assert Scope.objects.get(key="acct-a").last_status == RunStatus.SUCCEEDED
+    assert "Collected" in health.split('data-scope="acct-a"')[1].split("</tr>")[0]
+    assert "2 scopes not collected" in page  # the freshness note in the navigation
+    assert 'role="status"' in page  # and the notice above the figures
+
+    runs = page.split('data-testid="recent-runs"')[1].split("</table>")[0]
+    assert runs.count("<tr>") == 1 + 3  # header and three runs
+    assert "Partially failed" in runs
+
+
+def test_overview_of_an_empty_installation_says_so(client, viewer):
+    client.force_login(viewer)
+    page = page_of(client.get("/"))
+    assert "No assets yet" in page
+    assert "No sources yet" in page
+    assert "Nothing collected yet" in page
+
+
+# --- query budgets --------------------------------------------------------------------------
+
+
+def queries_for(client, url) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_overview_queries_do_not_grow_with_the_estate(
+    client, viewer, estate, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    estate("small", {"acct-0": 2})
+    small = queries_for(client, "/")
+    assert small <= PAGE_BUDGET
+
+    for number in range(4):
+        estate(f"big-{number}", {f"acct-{number}-{s}": 30 for s in range(5)}, fail=["acct-0-1"])
+    with django_assert_max_num_queries(small):
+        page = page_of(client.get("/"))
+    # 19 full scopes of a cluster and 30 functions; the failing one got only two records in
+    assert int(text_of(page, "total-count")) == Asset.objects.count() == 3 + 19 * 31 + 2
+
+
+def test_asset_page_queries_do_not_grow_with_its_history(
+    client, viewer, estate, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    estate("prod", {"lonely": 1, "busy": 40})
+    small = queries_for(client, Asset.objects.get(key="fn://lonely/0").get_absolute_url())
+    assert small <= PAGE_BUDGET
+
+    for release in range(2, 8):  # six more releases: history, events and findings pile up
+        estate("prod", {"lonely": 1, "busy": 40}, release=release)
+    cluster = Asset.objects.get(key="cluster://busy")
+    busy = Asset.objects.get(key="fn://busy/0")
+    assert busy.changes.count() >= 7 and busy.events.count() == 7
+    for asset_ in (busy, cluster):
+        with django_assert_max_num_queries(small):
+            page = page_of(client.get(asset_.get_absolute_url()))
+    assert page.count("fn-00") >= 40  # the cluster page lists its forty functions
+
+
+def test_team_pages_queries_do_not_grow_with_the_team(
+    client, viewer, estate, payments, django_assert_max_num_queries
+):
+    client.force_login(viewer)
+    estate("prod", {"acct-a": 2})
+    small_team = queries_for(client, payments.get_absolute_url())
+    small_list = queries_for(client, reverse("dashboard:teams"))
+    assert max(small_team, small_list) <= PAGE_BUDGET
+
+    estate("prod", {"acct-a": 2, **{f"acct-{n}": 25 for n in range(4)}})
+    with django_assert_max_num_queries(small_team):
+        team_page = page_of(client.get(payments.get_absolute_url()))
+    with django_assert_max_num_queries(small_list):
+        list_page = page_of(client.get(reverse("dashboard:teams")))
+    owned = Asset.objects.filter(owner=payments, gone_at__isnull=True).count()
+    assert owned == 2 + 4 * 14  # clusters and every second function
+    assert team_page.count('<th scope="row"><a href="/assets/') == owned
+    assert f'<td class="num">{owned}</td>' in list_page
+
+
+# --- asset and team pages -------------------------------------------------------------------
+
+HOSTILE_SCRIPT = "<script>alert('name')</script>"
+HOSTILE_IMG = '"><img src=x onerror=alert(1)>'
+ODD_UNICODE = "pay\u202egnp.exe \u200dzero\u200bwidth e\u0301 \U0001f680 \uff1cscript\uff1e"
+
+
+def ingest_hostile_asset(scope_run):
+    """An asset whose every attacker-controlled field is hostile, through the real ingest."""
+    key = "arn:aws:lambda:us-east-1:111111111111:function:hostile"
+    ingest = ScopeIngest(scope_run())
+    ingest.add(
+        asset(
+            key,
+            name=HOSTILE_SCRIPT,
+            namespace=HOSTILE_IMG,
+            runtime=ODD_UNICODE[:60],
+            labels={
+                "owner": HOSTILE_SCRIPT,
+                HOSTILE_IMG: "value",
+                "note": ODD_UNICODE,
+                "items": "a tag named like a dict method",
+                "nul": "before\x00after",
+            },
+            security={"env_names": [HOSTILE_IMG]},
+            creator=HOSTILE_IMG,
+        )
+    )
+    ingest.add(
+        AccessRecord(
+            event_id="evt-1",
+            provider="aws",
+            occurred_at=NOW,
+            action=HOSTILE_IMG,
+            asset_key=key,
+            actor=HOSTILE_SCRIPT,
+            source_ip="<b>1.2.3.4</b>",
+            user_agent=ODD_UNICODE,
+            outcome="<i>ok</i>",
+        )
+    )
+    ingest.finish(complete=True)
+    return Asset.objects.get(key=key)
+
+
+def test_asset_page_escapes_names_tags_and_event_fields(client, viewer, scope_run):
+    hostile = ingest_hostile_asset(scope_run)
+    client.force_login(viewer)
+    page = page_of(client.get(hostile.get_absolute_url()))
+
+    assert "<script>alert" not in page
+    assert "<img src=x" not in page
+    assert "<b>1.2.3.4" not in page and "<i>ok" not in page
+    assert html.escape(HOSTILE_SCRIPT) in page  # the name, the tag value and the event actor
+    assert page.count(html.escape(HOSTILE_SCRIPT)) >= 4  # title, heading, tag, actor
+    assert html.escape(HOSTILE_IMG) in page  # tag key, namespace, creator, event action
+    assert page.count(html.escape(HOSTILE_IMG)) >= 4
+    assert "&lt;b&gt;1.2.3.4&lt;/b&gt;" in page
+    assert ODD_UNICODE in page  # odd text is shown as it is, not mangled
+    assert "before\ufffdafter" in page  # what the database could not hold, visibly replaced
+    assert "a tag named like a dict method" in page  # a tag called "items" is just a tag
+
+
+def test_asset_page_explains_why_it_is_flagged(client, viewer, estate):
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    flagged = Asset.objects.get(key="fn://acct-a/3")  # odd index: no owner tag; 3: open URL
+    page = page_of(client.get(flagged.get_absolute_url()))
+    flags = page.split('data-testid="asset-flags"')[1].split("</div>")[0]
+    assert "marker-untracked" in flags and "Untracked" in flags and "#i-untracked" in flags
+    assert "marker-exposed" in flags
+    assert "No ownership rule matches it" in page
+    assert "Unauthenticated internet endpoint" in page
+
+    owned = Asset.objects.get(key="fn://acct-a/2")
+    page = page_of(client.get(owned.get_absolute_url()))
+    assert "marker-untracked" not in page.split('data-testid="asset-flags"')[1].split("</div>")[0]
+    assert 'href="/teams/payments/">Payments</a>' in page
+    assert "Ownership rule “payments tag”" in page
+
+
+def test_missing_asset_and_team_are_not_found(client, viewer):
+    client.force_login(viewer)
+    assert client.get("/assets/999999/").status_code == 404
+    assert client.get("/teams/nobody/").status_code == 404
+
+
+def test_team_page_lists_what_the_team_owns(client, viewer, estate, payments):
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    page = page_of(client.get(payments.get_absolute_url()))
+    names = re.findall(r'<th scope="row"><a href="/assets/\d+/">([^<]+)</a>', page)
+    assert sorted(names) == ["cluster-acct-a", "fn-0000", "fn-0002"]
+    assert "marker-exposed" in page and "marker-eol" in page
+
+
+def test_team_list_counts_each_team_and_what_nobody_owns(client, viewer, estate, payments):
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    page = page_of(client.get(reverse("dashboard:teams")))
+    row = page.split('href="/teams/payments/">Payments</a>')[1].split("</tr>")[0]
+    # assets, exposed (fn-0000), EOL (fn-0000's node 14 and the cluster's Kubernetes), accepted
+    assert re.findall(r'<td class="num[^"]*">(\d+)</td>', row) == ["3", "1", "2", "0"]
+    assert "<strong>2</strong> live assets have no accountable team" in page
