@@ -19,6 +19,7 @@ from .records import Record, ScopeSpec
 # to run another's.
 PROVIDERS = {
     "demo": "collectors.demo:DemoCollector",
+    "docker": "collectors.docker.collector:DockerCollector",
 }
 
 
