@@ -19,6 +19,7 @@ from .records import Record, ScopeSpec
 # to run another's.
 PROVIDERS = {
     "demo": "collectors.demo:DemoCollector",
+    "gcp": "collectors.gcp.collector:GcpCollector",
     "docker": "collectors.docker.collector:DockerCollector",
 }
 

@@ -1,0 +1,258 @@
+"""Google Cloud transforms on recorded API responses: no database, no server."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from collectors.gcp import audit, functions, gke, projects, run
+from collectors.gcp.collector import GcpCollector
+from collectors.gcp.common import canonical_runtime, parse_time
+
+from .fake_gcp import fixture
+
+POLICIES = fixture("iam_policies.json")
+FUNCTIONS = {f["name"].rsplit("/", 1)[1]: f for f in fixture("functions.json")["functions"]}
+SERVICES = {s["name"].rsplit("/", 1)[1]: s for s in fixture("run_services.json")["services"]}
+CLUSTERS = {c["name"]: c for c in fixture("clusters.json")["clusters"]}
+ENTRIES = {e["insertId"]: e for e in fixture("audit_entries.json")["entries"]}
+FN_PREFIX = "projects/acme-prod/locations/europe-west1"
+
+
+@pytest.mark.parametrize(
+    ("given", "canonical"),
+    [
+        ("python312", "python3.12"),
+        ("python37", "python3.7"),
+        ("python310", "python3.10"),
+        ("nodejs20", "nodejs20"),
+        ("go122", "go1.22"),
+        ("go111", "go1.11"),
+        ("java17", "java17"),
+        ("ruby33", "ruby3.3"),
+        ("php82", "php8.2"),
+        ("dotnet8", "dotnet8"),
+        ("dotnet3", "dotnetcore3.1"),
+        ("", ""),
+    ],
+)
+def test_runtimes_become_canonical(given, canonical):
+    assert canonical_runtime(given) == canonical
+
+
+def test_nanosecond_timestamps_parse_as_aware_datetimes():
+    assert parse_time("2026-10-20T08:00:00.123456789Z") == datetime(
+        2026, 10, 20, 8, 0, 0, 123456, tzinfo=UTC
+    )
+    assert parse_time("2024-05-01T09:00:00+00:00").tzinfo is not None
+    assert parse_time(None) is None
+
+
+def test_a_public_second_gen_function():
+    raw = FUNCTIONS["checkout-webhook"]
+    policies = [POLICIES[raw["name"]], POLICIES[f"{FN_PREFIX}/services/checkout-webhook"]]
+    record = functions.transform_function(raw, "acme-prod", policies)
+
+    assert record.key == f"//cloudfunctions.googleapis.com/{FN_PREFIX}/functions/checkout-webhook"
+    assert (record.kind, record.name, record.account, record.region) == (
+        "function",
+        "checkout-webhook",
+        "acme-prod",
+        "europe-west1",
+    )
+    assert record.runtime == "python3.12" and record.state == "ACTIVE"
+    assert record.labels == {"team": "payments", "deployment-tool": "cli-gcloud"}
+    [endpoint] = record.endpoints
+    assert endpoint.public and endpoint.auth == "none"
+    assert endpoint.address == "https://europe-west1-acme-prod.cloudfunctions.net/checkout-webhook"
+    assert record.security["public_invokers"] == ["allUsers"]
+    assert record.security["env_names"] == [
+        "GOOGLE_NODE_RUN_SCRIPTS",
+        "LOG_LEVEL",
+        "STRIPE_API_KEY",
+    ]
+    assert record.attributes["secret_env_names"] == ["DB_PASSWORD"]
+    assert record.attributes["environment"] == "GEN_2"
+    assert record.attributes["service_account"] == "checkout@acme-prod.iam.gserviceaccount.com"
+    assert record.attributes["public_bindings"] == {"roles/run.invoker": ["allUsers"]}
+    assert record.modified_at == datetime(2026, 10, 20, 8, 0, 0, 123456, tzinfo=UTC)
+    assert record.created_at == datetime(2026, 3, 1, 10, tzinfo=UTC)
+    assert "sk_live" not in repr(record), "environment values are never read into a record"
+
+
+def test_first_gen_function_open_to_any_google_account_but_internal_only():
+    raw = FUNCTIONS["legacy-report"]
+    record = functions.transform_function(raw, "acme-prod", [POLICIES[raw["name"]]])
+    [endpoint] = record.endpoints
+    assert record.runtime == "python3.8" and record.attributes["environment"] == "GEN_1"
+    assert endpoint.auth == "google" and not endpoint.public
+    assert record.labels == {}
+
+
+def test_event_triggered_function_with_no_public_invoker():
+    record = functions.transform_function(FUNCTIONS["thumbnailer"], "acme-prod", [{"etag": "x"}])
+    assert record.attributes["trigger"] == "google.cloud.storage.object.v1.finalized"
+    assert record.endpoints[0].auth == "iam" and not record.endpoints[0].public
+    assert record.security["public_invokers"] == []
+
+
+def test_run_service_with_secrets_sidecar_and_hostile_labels():
+    raw = SERVICES["storefront"]
+    record = run.transform_service(raw, "acme-prod", POLICIES[raw["name"]])
+    assert record.key == f"//run.googleapis.com/{FN_PREFIX}/services/storefront"
+    assert record.kind == "workload" and record.image == "docker.io/library/nginx:latest"
+    assert record.creator == "dev.intern@acme.example"
+    assert record.security["env_names"] == ["API_TOKEN"]
+    assert record.attributes["secret_env_names"] == ["DB_PASS"]
+    assert [c["image"] for c in record.attributes["containers"]] == [
+        "docker.io/library/nginx:latest",
+        "gcr.io/acme-prod/log-agent:2.1",
+    ]
+    assert record.attributes["revision"] == "storefront-00003-abc"
+    [endpoint] = record.endpoints
+    assert endpoint.public and endpoint.auth == "none"
+    # allAuthenticatedUsers as a viewer is public but grants no invoking.
+    assert record.attributes["public_bindings"] == {
+        "roles/run.invoker": ["allUsers"],
+        "roles/run.viewer": ["allAuthenticatedUsers"],
+    }
+    assert record.labels["team\x00evil"] == "'; DROP TABLE inventory_asset;--"
+    assert "tok_never_store_this" not in repr(record)
+
+
+def test_run_service_pinned_by_digest_and_internal():
+    raw = SERVICES["internal-api"]
+    record = run.transform_service(raw, "acme-prod", POLICIES[raw["name"]])
+    assert record.image_digest.startswith("sha256:4f2b8c1d")
+    assert not record.endpoints[0].public and record.endpoints[0].auth == "iam"
+    assert record.region == "us-central1"
+
+
+def test_run_service_behind_a_function_is_its_child_and_iam_can_be_switched_off():
+    raw = SERVICES["checkout-webhook"]
+    record = run.transform_service(raw, "acme-prod", {}, function_key="//fn")
+    assert record.parent_key == "//fn"
+    assert {e.auth for e in record.endpoints} == {"iam"}
+    unguarded = run.transform_service({**raw, "invokerIamDisabled": True}, "acme-prod", {})
+    assert {e.auth for e in unguarded.endpoints} == {"none"}
+    no_url = run.transform_service({**raw, "defaultUriDisabled": True}, "acme-prod", {})
+    assert no_url.endpoints == []
+
+
+def test_cluster_with_public_control_plane_and_legacy_abac():
+    record = gke.transform_cluster(CLUSTERS["prod-gke"], "acme-prod")
+    assert record.key == (
+        "//container.googleapis.com/projects/acme-prod/locations/europe-west1/clusters/prod-gke"
+    )
+    assert record.kind == "cluster" and record.platform_version == "1.29.8-gke.1031000"
+    assert record.endpoints[0].public and record.endpoints[0].address == "https://34.76.10.10"
+    assert record.security["legacy_abac"] is True
+    assert record.security["workload_identity"] is True
+    assert record.attributes["release_channel"] == "REGULAR"
+    [pool] = record.attributes["node_pools"]
+    assert pool["name"] == "default-pool" and pool["autoscaling"] and pool["max_nodes"] == 5
+    assert record.labels == {"team": "platform", "env": "prod"}
+    assert "LS0tLS1CRUdJTi" not in repr(record), "masterAuth is never read into a record"
+
+
+def test_private_cluster_is_not_exposed():
+    record = gke.transform_cluster(CLUSTERS["private-gke"], "acme-prod")
+    assert [e.public for e in record.endpoints] == [False]
+    assert record.endpoints[0].via == "private"
+    assert record.attributes["authorized_networks"] == ["10.0.0.0/8"]
+    assert record.security["legacy_abac"] is False
+
+
+@pytest.mark.parametrize(
+    ("networks", "public"),
+    [
+        ({"enabled": True, "cidrBlocks": [{"cidrBlock": "198.51.100.0/24"}]}, False),
+        ({"enabled": True, "cidrBlocks": [{"cidrBlock": "0.0.0.0/0"}]}, True),
+        ({"enabled": True, "gcpPublicCidrsAccessEnabled": True}, True),
+        ({"enabled": False, "cidrBlocks": [{"cidrBlock": "198.51.100.0/24"}]}, True),
+    ],
+)
+def test_authorized_networks_decide_exposure(networks, public):
+    raw = {**CLUSTERS["prod-gke"], "masterAuthorizedNetworksConfig": networks}
+    assert gke.transform_cluster(raw, "acme-prod").endpoints[0].public is public
+
+
+def test_new_style_control_plane_endpoints():
+    raw = {
+        **CLUSTERS["prod-gke"],
+        "controlPlaneEndpointsConfig": {
+            "ipEndpointsConfig": {"enabled": True, "enablePublicEndpoint": False},
+            "dnsEndpointConfig": {
+                "endpoint": "gke-abc.europe-west1.gke.goog",
+                "allowExternalTraffic": True,
+            },
+        },
+    }
+    endpoints = gke.transform_cluster(raw, "acme-prod").endpoints
+    assert [(e.address, e.public, e.auth) for e in endpoints] == [
+        ("https://gke-abc.europe-west1.gke.goog", True, "iam")
+    ]
+
+
+def test_audit_entries_name_the_asset_and_keep_no_request_body():
+    created = audit.transform_audit_entry(ENTRIES["1x2y3z4a5b6c"])
+    assert created.event_id == "1x2y3z4a5b6c" and created.provider == "gcp"
+    assert created.asset_key == (
+        f"//cloudfunctions.googleapis.com/{FN_PREFIX}/functions/checkout-webhook"
+    )
+    assert created.actor == "maria.garcia@acme.example"
+    assert created.action == "google.cloud.functions.v2.FunctionService.CreateFunction"
+    assert (created.source_ip, created.outcome) == ("203.0.113.7", "success")
+    assert created.user_agent.startswith("google-cloud-sdk")
+    assert created.occurred_at == datetime(2026, 10, 20, 7, 58, 12, 318273, tzinfo=UTC)
+    assert "sk_live" not in repr(created)
+
+    replaced = audit.transform_audit_entry(ENTRIES["-7h3k9d2a1"])  # Run's v1 resource name
+    assert replaced.asset_key == f"//run.googleapis.com/{FN_PREFIX}/services/storefront"
+
+    denied = audit.transform_audit_entry(ENTRIES["gke-0042"])  # zonal name, node pool event
+    assert denied.asset_key == (
+        "//container.googleapis.com/projects/acme-prod/locations/europe-west1/clusters/prod-gke"
+    )
+    assert denied.outcome == "failure" and "permission" in denied.detail["status_message"]
+
+
+def test_audit_entries_of_other_services_or_without_id():
+    assert audit.audit_asset_key("storage.googleapis.com", "projects/_/buckets/b") == ""
+    assert audit.transform_audit_entry({"timestamp": "2026-10-01T00:00:00Z"}) is None
+
+
+def test_history_resumes_before_the_last_event_or_starts_days_back():
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    hour = timedelta(hours=1)
+    assert audit.history_start({}, now, 30, hour) == now - timedelta(days=30)
+    resumed = audit.history_start({"audit_since": "2026-10-31T15:00:00Z"}, now, 30, hour)
+    assert resumed == datetime(2026, 10, 31, 14, tzinfo=UTC)
+    assert 'timestamp>="2026-10-31T14:00:00.000000Z"' in audit.admin_activity_filter("p", resumed)
+
+
+def test_projects_become_account_assets():
+    raw = fixture("projects.json")["organizations/1234"][0]
+    record = projects.transform_project(raw)
+    assert record.key == "//cloudresourcemanager.googleapis.com/projects/101"
+    assert (record.kind, record.name, record.account) == ("account", "acme-prod", "acme-prod")
+    assert record.attributes["parent"] == "organizations/1234"
+    assert record.labels == {"team": "platform"} and record.state == "ACTIVE"
+
+
+@pytest.mark.parametrize(
+    ("config", "problem"),
+    [
+        ({}, "config needs projects, organization or folders"),
+        ({"projects": "acme-prod"}, "config.projects must be a list of names"),
+        ({"projects": ["p"], "history_days": 0}, "config.history_days must be a whole number"),
+        ({"projects": ["p"], "access_history": "yes"}, "config.access_history must be true"),
+        ({"projects": ["p"], "key_json": "{}"}, "config.key_json is not a gcp setting"),
+    ],
+)
+def test_config_problems_are_named(config, problem):
+    assert any(p.startswith(problem) for p in GcpCollector.validate_config(config))
+
+
+def test_a_sound_config_has_no_problems():
+    config = {"organization": "1234", "folders": ["5678"], "credentials_file": "/etc/k.json"}
+    assert GcpCollector.validate_config(config) == []
