@@ -5,6 +5,8 @@ from . import views
 app_name = "dashboard"
 urlpatterns = [
     path("", views.overview, name="overview"),
+    path("assets/", views.assets, name="assets"),
+    path("assets/export.csv", views.assets_export, name="assets-export"),
     path("assets/<int:pk>/", views.asset_detail, name="asset"),
     path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),

@@ -6,10 +6,16 @@ and lists are bounded.
 """
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, time, timedelta
 
-from django.db.models import Count, Max, Min, OuterRef, Prefetch, Q, Subquery
+from django.conf import settings
+from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, Subquery, Value
+from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+# The API's label lookup keeps the key a query parameter on every database; the dashboard's
+# filters must behave exactly like the API's, so they share it.
+from .api.filtersets import LabelText
 from .models import (
     AccessEvent,
     Asset,
@@ -22,6 +28,7 @@ from .models import (
     RunStatus,
     Scope,
     ScopeRun,
+    Severity,
     Source,
     Team,
     TrackingStatus,
@@ -31,6 +38,7 @@ RECENT_RUNS = 10
 TIMELINE_LIMIT = 200
 TEAM_ASSET_LIMIT = 500
 UNHEALTHY = (RunStatus.FAILED, RunStatus.PARTIAL)
+UNOWNED = "none"  # the owner filter's value for assets nobody owns
 
 PROVIDER_LABELS = dict(Provider.choices)
 KIND_LABELS = dict(AssetKind.choices)
@@ -127,9 +135,9 @@ def provider_kind_matrix():
         for name in ("total", "untracked", "exposed", "eol"):
             row[name] += group[name]
     for row in rows.values():
-        row["cells"] = [row["by_kind"][kind] for kind in kinds]
+        row["cells"] = [(kind, row["by_kind"][kind]) for kind in kinds]
     totals = {
-        "cells": [sum(r["by_kind"][kind] for r in rows.values()) for kind in kinds],
+        "cells": [(kind, sum(r["by_kind"][kind] for r in rows.values())) for kind in kinds],
         **{n: sum(r[n] for r in rows.values()) for n in ("total", "untracked", "exposed", "eol")},
     }
     ordered = sorted(rows.values(), key=lambda r: (-r["total"], r["label"]))
@@ -186,8 +194,48 @@ def recent_runs(limit=RECENT_RUNS):
     )
 
 
-def overview() -> dict:
-    totals = live_assets().aggregate(**_posture_counts())
+NEW_DAYS = 7
+# Lifecycle findings the overview counts, in the order it shows them, with how it names them.
+LIFECYCLE_RULES = {
+    "runtime-eol": "End-of-life runtimes",
+    "runtime-deprecating": "Runtimes losing support within 180 days",
+    "platform-eol": "End-of-life cluster and engine versions",
+    "stale-function": "Stale functions (not changed or invoked for {days} days)",
+}
+
+
+def _overview_counts(new_since):
+    """What the overview adds to the posture counts: new assets and assets by worst finding."""
+    return {
+        "new": Count("id", filter=Q(first_seen__gte=new_since)),
+        **{
+            f"worst_{value}": Count("id", filter=Q(max_severity=value)) for value in Severity.values
+        },
+    }
+
+
+def lifecycle_findings() -> list[tuple[str, str, int]]:
+    """(rule, label, count): open findings on live assets for the lifecycle rules (EOL,
+    deprecating, stale)."""
+    counts = dict(
+        Finding.objects.filter(
+            rule__in=list(LIFECYCLE_RULES), status=FindingStatus.OPEN, asset__gone_at__isnull=True
+        )
+        .values_list("rule")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    days = settings.DAYLIGHT_STALE_DAYS
+    return [
+        (rule, label.format(days=days), counts.get(rule, 0))
+        for rule, label in LIFECYCLE_RULES.items()
+    ]
+
+
+def overview(now=None) -> dict:
+    now = now or timezone.now()
+    new_since = (now - timedelta(days=NEW_DAYS)).date()
+    totals = live_assets().aggregate(**_posture_counts(), **_overview_counts(_day_start(new_since)))
     kinds, matrix, matrix_totals = provider_kind_matrix()
     accounted = totals["tracked"] + totals["accepted"]
     return {
@@ -195,6 +243,11 @@ def overview() -> dict:
         "coverage": _percent(accounted, totals["total"]),
         "accounted": accounted,
         "untracked_share": _percent(totals["untracked"], totals["total"]),
+        "new_since": new_since,
+        "by_severity": [
+            (value, label, totals[f"worst_{value}"]) for value, label in reversed(Severity.choices)
+        ],
+        "lifecycle": lifecycle_findings(),
         "kinds": kinds,
         "matrix": matrix,
         "matrix_totals": matrix_totals,
@@ -281,3 +334,100 @@ def team_detail(team) -> dict:
             asset__owner=team, asset__gone_at__isnull=True, status=FindingStatus.OPEN
         ).count(),
     }
+
+
+# --- assets explorer ------------------------------------------------------------------------
+
+
+def _day_start(day):
+    return datetime.combine(day, time.min, tzinfo=timezone.get_current_timezone())
+
+
+def _version_prefix(field, value):
+    """``value`` itself or any finer version of it: "1.27" matches "1.27.3" and "1.27-eks",
+    never "1.270"."""
+    return (
+        Q(**{field: value})
+        | Q(**{f"{field}__startswith": f"{value}."})
+        | Q(**{f"{field}__startswith": f"{value}-"})
+    )
+
+
+def _filter_label(queryset, value):
+    key, has_value, wanted = value.partition("=")
+    queryset = queryset.annotate(_label=LabelText(key.strip()))
+    if has_value:
+        return queryset.filter(_label=wanted.strip())
+    return queryset.filter(_label__isnull=False)
+
+
+# Filters that compare one column with the value as given.
+_EXACT_FILTERS = {
+    "provider": "provider",
+    "kind": "kind",
+    "account": "account",
+    "region": "region",
+    "namespace": "namespace",
+    "tracking": "tracking",
+    "runtime": "runtime",
+    "creator": "creator",
+    "source": "source__name",
+    "scope": "scope_id",
+    "severity": "max_severity",
+}
+
+
+def assets_matching(criteria: dict):
+    """Assets narrowed by the explorer's ``criteria`` (see ``dashboard.filters``), annotated
+    with ``severity_rank`` (worst open finding, -1 for none) for sorting. Live assets only
+    unless ``state`` says "gone" or "all"."""
+    queryset = Asset.objects.annotate(severity_rank=Coalesce("max_severity", Value(-1)))
+    state = criteria.get("state", "live")
+    if state == "live":
+        queryset = queryset.filter(gone_at__isnull=True)
+    elif state == "gone":
+        queryset = queryset.filter(gone_at__isnull=False)
+    for name, column in _EXACT_FILTERS.items():
+        if name in criteria:
+            queryset = queryset.filter(**{column: criteria[name]})
+    if owner := criteria.get("owner"):
+        if owner == UNOWNED:
+            queryset = queryset.filter(owner__isnull=True)
+        else:
+            queryset = queryset.filter(owner__slug=owner)
+    for flag in ("exposed", "eol"):
+        if flag in criteria:
+            queryset = queryset.filter(**{flag: criteria[flag] == "yes"})
+    if "min_severity" in criteria:
+        queryset = queryset.filter(max_severity__gte=criteria["min_severity"])
+    if rule := criteria.get("finding"):
+        open_finding = Finding.objects.filter(
+            asset=OuterRef("pk"), rule=rule, status=FindingStatus.OPEN
+        )
+        queryset = queryset.filter(Exists(open_finding))
+    if version := criteria.get("version"):
+        queryset = queryset.filter(_version_prefix("platform_version", version))
+    if image := criteria.get("image"):
+        queryset = queryset.filter(
+            Q(image=image) | Q(image__startswith=f"{image}:") | Q(image__startswith=f"{image}@")
+        )
+    if label := criteria.get("label"):
+        queryset = _filter_label(queryset, label)
+    if after := criteria.get("first_seen_after"):
+        queryset = queryset.filter(first_seen__gte=_day_start(after))
+    if before := criteria.get("first_seen_before"):
+        queryset = queryset.filter(first_seen__lt=_day_start(before))
+    if text := criteria.get("q"):
+        queryset = queryset.filter(Q(name__icontains=text) | Q(key__icontains=text))
+    return queryset
+
+
+def asset_rows(queryset):
+    """What a list row of assets shows: the owner's name and the scope's freshness come along."""
+    return queryset.select_related("owner", "scope").defer(
+        "attributes", "observed", "security", "endpoints", "durable_hash", "volatile_hash"
+    )
+
+
+def team_choices() -> list[tuple[str, str]]:
+    return list(Team.objects.order_by("name").values_list("slug", "name"))

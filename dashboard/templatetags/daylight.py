@@ -11,7 +11,8 @@ from django import template
 from django.utils import timezone
 from django.utils.html import format_html
 
-from inventory.models import RunStatus
+from dashboard import filters
+from inventory.models import RunStatus, Severity
 
 register = template.Library()
 
@@ -34,6 +35,7 @@ RUN_STATUS_ICONS = {
 RUN_STATUS_LABELS = dict(RunStatus.choices)
 TIME_UNITS = (("d", 86400), ("h", 3600), ("min", 60))
 SEVERITY_NAMES = {0: "info", 1: "low", 2: "medium", 3: "high", 4: "critical"}
+SEVERITY_LABELS = dict(Severity.choices)
 
 
 def _icon(name):
@@ -74,9 +76,56 @@ def run_status(status, label=None):
 
 
 @register.simple_tag
-def severity(value, label):
+def severity(value, label=None):
+    """A finding severity as a small coloured word; ``label`` defaults to the severity's name."""
     name = SEVERITY_NAMES.get(value, "info")
-    return format_html('<span class="sev sev-{}">{}</span>', name, label)
+    return format_html(
+        '<span class="sev sev-{}">{}</span>', name, label or SEVERITY_LABELS.get(value, value)
+    )
+
+
+# Short names for dense tables; pages with room use the models' full labels.
+SHORT_NAMES = {
+    "gcp": "GCP",
+    "aws": "AWS",
+    "azure": "Azure",
+    "kubernetes": "Kubernetes",
+    "docker": "Docker",
+    "demo": "Demo",
+    "workload": "Workload",
+    "docker_host": "Docker host",
+}
+
+
+@register.filter
+def short(value):
+    """A provider or kind's short name: "GCP", "Workload", "Function"."""
+    return SHORT_NAMES.get(value, str(value).replace("_", " ").capitalize())
+
+
+@register.filter
+def num(value):
+    """A count with thousands separated: 1,234,567."""
+    try:
+        return f"{int(value):,}"
+    except (TypeError, ValueError):
+        return value
+
+
+@register.simple_tag
+def figure(count, **criteria):
+    """A count that links to the assets behind it; a zero is just a muted zero."""
+    if not count:
+        return format_html('<span class="zero">{}</span>', 0 if count == 0 else "—")
+    return format_html(
+        '<a class="figure" href="{}">{}</a>', filters.assets_url(**criteria), num(count)
+    )
+
+
+@register.simple_tag
+def assets_url(**criteria):
+    """The assets explorer filtered by ``criteria``: every number links to the list behind it."""
+    return filters.assets_url(**criteria)
 
 
 def ago(moment: datetime, now: datetime | None = None) -> str:

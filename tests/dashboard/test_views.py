@@ -5,33 +5,24 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from collectors.records import AccessRecord
-from inventory.ingest import ScopeIngest
 from inventory.models import Asset, RunStatus, Scope, TrackingStatus
-from tests.conftest import NOW, asset, make_user
+from tests.conftest import NOW, make_user
+
+from .helpers import (
+    HOSTILE_IMG,
+    HOSTILE_SCRIPT,
+    ODD_UNICODE,
+    PAGE_BUDGET,
+    PASSWORD,
+    ingest_hostile_asset,
+    page_of,
+    queries_for,
+    text_of,
+)
 
 pytestmark = pytest.mark.django_db
-
-PASSWORD = "correct-horse-battery"
-# Budgets for a whole page request, session and user included. They must not grow with the
-# estate; the tests below also check that a larger estate costs no more than a small one.
-PAGE_BUDGET = 14
-
-
-def text_of(page: str, name: str) -> str:
-    """The text of the element marked ``data-testid=name``."""
-    match = re.search(rf'data-testid="{name}"[^>]*>([^<]*)<', page)
-    assert match, f"no data-testid={name} in the page"
-    return match.group(1).strip()
-
-
-def page_of(response) -> str:
-    assert response.status_code == 200, response.status_code
-    return response.content.decode()
 
 
 # --- sign-in and roles ----------------------------------------------------------------------
@@ -110,7 +101,9 @@ def test_overview_counts_match_the_estate(client, viewer, estate):
 
     matrix = page.split('data-testid="provider-kind"')[1].split("</table>")[0]
     aws_row = matrix.split('data-provider="aws"')[1].split("</tr>")[0]
-    assert re.findall(r'<td class="num[^"]*">(\d+)</td>', aws_row)[:1] == ["12"]
+    assert re.findall(r'<a class="figure" href="([^"]+)">(\d+)</a>', aws_row)[:1] == [
+        ("/assets/?provider=aws&amp;kind=function", "12")
+    ]
     assert "Kubernetes" in matrix and "Function" in matrix and "Cluster" in matrix
 
 
@@ -152,12 +145,6 @@ def test_overview_of_an_empty_installation_says_so(client, viewer):
 
 
 # --- query budgets --------------------------------------------------------------------------
-
-
-def queries_for(client, url) -> int:
-    with CaptureQueriesContext(connection) as queries:
-        assert client.get(url).status_code == 200
-    return len(queries)
 
 
 def test_overview_queries_do_not_grow_with_the_estate(
@@ -216,48 +203,6 @@ def test_team_pages_queries_do_not_grow_with_the_team(
 
 
 # --- asset and team pages -------------------------------------------------------------------
-
-HOSTILE_SCRIPT = "<script>alert('name')</script>"
-HOSTILE_IMG = '"><img src=x onerror=alert(1)>'
-ODD_UNICODE = "pay\u202egnp.exe \u200dzero\u200bwidth e\u0301 \U0001f680 \uff1cscript\uff1e"
-
-
-def ingest_hostile_asset(scope_run):
-    """An asset whose every attacker-controlled field is hostile, through the real ingest."""
-    key = "arn:aws:lambda:us-east-1:111111111111:function:hostile"
-    ingest = ScopeIngest(scope_run())
-    ingest.add(
-        asset(
-            key,
-            name=HOSTILE_SCRIPT,
-            namespace=HOSTILE_IMG,
-            runtime=ODD_UNICODE[:60],
-            labels={
-                "owner": HOSTILE_SCRIPT,
-                HOSTILE_IMG: "value",
-                "note": ODD_UNICODE,
-                "items": "a tag named like a dict method",
-                "nul": "before\x00after",
-            },
-            security={"env_names": [HOSTILE_IMG]},
-            creator=HOSTILE_IMG,
-        )
-    )
-    ingest.add(
-        AccessRecord(
-            event_id="evt-1",
-            provider="aws",
-            occurred_at=NOW,
-            action=HOSTILE_IMG,
-            asset_key=key,
-            actor=HOSTILE_SCRIPT,
-            source_ip="<b>1.2.3.4</b>",
-            user_agent=ODD_UNICODE,
-            outcome="<i>ok</i>",
-        )
-    )
-    ingest.finish(complete=True)
-    return Asset.objects.get(key=key)
 
 
 def test_asset_page_escapes_names_tags_and_event_fields(client, viewer, scope_run):
