@@ -4,8 +4,9 @@ Every collector streams records for one scope into a ``ScopeIngest``. In batches
   1. fingerprints each asset (durable and volatile fields) and looks up the stored fingerprints
      with one query per batch — unchanged assets are never written, so a re-sync of an
      unchanged estate costs reads only;
-  2. upserts new and changed assets in one statement per batch, with their owner (rules or a
-     human decision), tracking status and findings derived here, never by collectors;
+  2. upserts new and changed assets in one statement per batch of them (gathered across the
+     batches looked up), with their owner (rules or a human decision), tracking status and
+     findings derived here, never by collectors;
   3. writes an AssetChange for every durable field that changed, and for owner, tracking and
      exposure changes;
   4. when — and only when — the scope was read completely, marks the assets it no longer has
@@ -13,12 +14,13 @@ Every collector streams records for one scope into a ``ScopeIngest``. In batches
 Re-ingesting the same records is a no-op.
 """
 
+import json
 import logging
 from collections import Counter, defaultdict
 from datetime import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, OuterRef, Subquery
 
 from collectors.records import AccessRecord, Cursor, DiscoveredAsset
@@ -34,7 +36,15 @@ from .models import (
     Team,
     TrackingDecision,
 )
-from .normalize import COLLECTED_FIELDS, DURABLE_FIELDS, InvalidRecord, asset_row, event_row
+from .normalize import (
+    COLLECTED_FIELDS,
+    DURABLE_FIELDS,
+    InvalidRecord,
+    asset_key,
+    asset_row,
+    event_row,
+    fingerprints,
+)
 from .ownership import decide_owner, load_rules
 from .rules import EOL_RULES, RuleContext, evaluate
 
@@ -74,6 +84,11 @@ PRIOR_FIELDS = (
     "decision_id",
 )
 MAX_REPORTED_ERRORS = 20
+# A subquery that yields the strings of the JSON array given as its one parameter.
+KEYS_FROM_JSON = {
+    "postgresql": "SELECT jsonb_array_elements_text(%s::jsonb)",
+    "sqlite": "SELECT value FROM json_each(%s)",
+}
 
 
 def _json_value(value):
@@ -96,7 +111,14 @@ class ScopeIngest:
         self.errors: list[str] = []
         self.cursor: dict | None = None
         self._seen_ids: set[int] = set()
-        self._pending_assets: dict[str, dict] = {}
+        # key → (record, its fingerprints), to compare with the database; rows are cleaned only
+        # for the assets that are then written.
+        self._pending_assets: dict[str, tuple[DiscoveredAsset, tuple[str, str]]] = {}
+        # Rows to write, new by key and changed by id. They are written once a batch of them has
+        # gathered, not once per batch compared: a re-sync changes ~1% of its assets, and
+        # writing those few per compared batch paid a whole upsert's round trips for each.
+        self._new_rows: dict[str, dict] = {}
+        self._changed_rows: dict[int, dict] = {}
         self._pending_events: dict[tuple[str, str], dict] = {}
 
     # --- intake -------------------------------------------------------------------------------
@@ -104,8 +126,7 @@ class ScopeIngest:
     def add(self, record) -> None:
         try:
             if isinstance(record, DiscoveredAsset):
-                row = asset_row(record)
-                self._pending_assets[row["key"]] = row
+                self._pending_assets[asset_key(record)] = (record, fingerprints(record))
             elif isinstance(record, AccessRecord):
                 row = event_row(record)
                 self._pending_events[(row["provider"], row["event_id"])] = row
@@ -117,7 +138,7 @@ class ScopeIngest:
             self._reject(str(exc))
             return
         if len(self._pending_assets) >= self.batch_size:
-            self._write_assets()
+            self._compare_assets()
         if len(self._pending_events) >= self.batch_size:
             self._write_events()
 
@@ -132,6 +153,8 @@ class ScopeIngest:
 
     def flush(self) -> None:
         if self._pending_assets:
+            self._compare_assets()
+        if self._new_rows or self._changed_rows:
             self._write_assets()
         if self._pending_events:
             self._write_events()
@@ -147,34 +170,42 @@ class ScopeIngest:
 
     # --- assets -------------------------------------------------------------------------------
 
-    def _write_assets(self) -> None:
-        rows, self._pending_assets = self._pending_assets, {}
-        self.counts["seen"] += len(rows)
-        stored = {
-            key: (pk, durable, volatile, gone_at, scope_id)
-            for key, pk, durable, volatile, gone_at, scope_id in Asset.objects.filter(
-                key__in=list(rows)
-            ).values_list("key", "id", "durable_hash", "volatile_hash", "gone_at", "scope_id")
-        }
-        new_rows, changed = [], {}
-        for key, row in rows.items():
+    def _compare_assets(self) -> None:
+        """Sort the pending records into unchanged (only remembered as seen), new and changed."""
+        pending, self._pending_assets = self._pending_assets, {}
+        self.counts["seen"] += len(pending)
+        stored = self._stored_fingerprints(list(pending))
+        for key, (record, prints) in pending.items():
             if key not in stored:
-                new_rows.append(row)
+                self._new_rows[key] = asset_row(record, prints)
                 continue
-            pk, durable, volatile, gone_at, scope_id = stored[key]
-            unchanged = (
-                durable == row["durable_hash"]
-                and volatile == row["volatile_hash"]
-                and gone_at is None
-                and scope_id == self.scope.pk
-            )
-            if unchanged:
+            pk, durable, volatile, alive, scope_id = stored[key]
+            if (durable, volatile) == prints and alive and scope_id == self.scope.pk:
                 self._seen_ids.add(pk)
             else:
-                changed[pk] = row
-        if new_rows or changed:
-            with transaction.atomic():
-                self._upsert(new_rows, changed)
+                self._changed_rows[pk] = asset_row(record, prints)
+        if len(self._new_rows) + len(self._changed_rows) >= self.batch_size:
+            self._write_assets()
+
+    def _write_assets(self) -> None:
+        new_rows, changed = list(self._new_rows.values()), self._changed_rows
+        self._new_rows, self._changed_rows = {}, {}
+        with transaction.atomic():
+            self._upsert(new_rows, changed)
+
+    def _stored_fingerprints(self, keys: list[str]) -> dict[str, tuple]:
+        """(id, durable hash, volatile hash, alive, scope id) of the stored assets among ``keys``.
+
+        Raw SQL with the keys as one JSON array: the ORM's ``key__in`` prepares and binds each of
+        thousands of keys on its own, and on a re-sync that cost more than the lookup itself.
+        """
+        sql = (
+            "SELECT key, id, durable_hash, volatile_hash, gone_at IS NULL, scope_id"
+            f" FROM {Asset._meta.db_table} WHERE key IN ({KEYS_FROM_JSON[connection.vendor]})"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, [json.dumps(keys)])
+            return {key: found for key, *found in cursor.fetchall()}
 
     def _upsert(self, new_rows: list[dict], changed: dict[int, dict]) -> None:
         prior = {
@@ -183,11 +214,12 @@ class ScopeIngest:
         decisions = TrackingDecision.objects.in_bulk(
             [p["decision_id"] for p in prior.values() if p["decision_id"]]
         )
+        parent_ids = self._parent_ids([*new_rows, *changed.values()])
         assets, verdicts = [], {}
         for pk, row in [(None, r) for r in new_rows] + list(changed.items()):
             before = prior.get(pk)
             decision = decisions.get(before["decision_id"]) if before else None
-            asset, verdicts[row["key"]] = self._build_asset(row, before, decision)
+            asset, verdicts[row["key"]] = self._build_asset(row, before, decision, parent_ids)
             assets.append(asset)
 
         Asset.objects.bulk_create(
@@ -203,17 +235,24 @@ class ScopeIngest:
         AssetChange.objects.bulk_create(history)
         self._sync_findings(assets, verdicts, reevaluated=list(changed))
 
-    def _build_asset(self, row, before, decision):
+    def _parent_ids(self, rows) -> dict[str, int]:
+        """Ids of the stored parents that ``rows`` name, so that children are written linked
+        instead of being rewritten by ``_link_parents`` afterwards."""
+        keys = {row["parent_key"] for row in rows if row["parent_key"]}
+        return dict(Asset.objects.filter(key__in=keys).values_list("key", "id")) if keys else {}
+
+    def _build_asset(self, row, before, decision, parent_ids):
         owner = decide_owner(row, self.ownership_rules, decision)
         verdicts = evaluate(row, self.rule_context)
         durable_changed = before is None or before["durable_hash"] != row["durable_hash"]
         keeps_parent = before is not None and before["parent_key"] == row["parent_key"]
+        kept_parent_id = before["parent_id"] if keeps_parent else None
         asset = Asset(
             pk=before["id"] if before else None,
             **row,
             source_id=self.scope.source_id,
             scope_id=self.scope.pk,
-            parent_id=before["parent_id"] if keeps_parent else None,
+            parent_id=kept_parent_id or parent_ids.get(row["parent_key"]),
             first_seen=self.now,
             last_changed=self.now if durable_changed else before["last_changed"],
             gone_at=None,

@@ -1,5 +1,7 @@
 """Turns collector records into bounded, storable rows and fingerprints them.
 
+The fingerprints are taken of a record as collected; the row is cleaned only when it is written.
+
 Names, tags and labels are attacker-controlled: anyone who can deploy can put anything in them.
 They are stored intact up to the providers' own limits, with only what no database can hold
 (NUL characters, lone surrogates) replaced, and cut past generous bounds so one resource cannot
@@ -8,6 +10,7 @@ bloat the inventory.
 
 import hashlib
 import json
+import operator
 from datetime import datetime
 
 from collectors.records import AccessRecord, DiscoveredAsset
@@ -115,15 +118,44 @@ def _column(name, value):
     return clean_text(value, COLUMN_LIMITS[name])
 
 
-def _fingerprint(row, fields):
-    payload = json.dumps(
-        [row[f] for f in fields], sort_keys=True, default=str, separators=(",", ":")
-    )
+# What json.dumps(..., sort_keys=True, default=str, separators=(",", ":")) would build per call.
+_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+
+
+def _fingerprint(values) -> str:
+    payload = _FINGERPRINT_ENCODER.encode(values)
     return hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
 
 
-def asset_row(record: DiscoveredAsset) -> dict:
-    """The columns an asset record fills, cleaned, with its durable and volatile fingerprints."""
+# The record's own names for the durable and volatile fields.
+_RECORD_NAMES = {"provider_created_at": "created_at", "provider_modified_at": "modified_at"}
+_durable_of = operator.attrgetter(*(_RECORD_NAMES.get(f, f) for f in DURABLE_FIELDS))
+_volatile_of = operator.attrgetter(*(_RECORD_NAMES.get(f, f) for f in VOLATILE_FIELDS))
+_ENDPOINTS_AT = DURABLE_FIELDS.index("endpoints")
+
+
+def fingerprints(record: DiscoveredAsset) -> tuple[str, str]:
+    """The durable and volatile fingerprints of an asset *as collected*, before cleaning.
+
+    Cleaning is deterministic, so an unchanged record means an unchanged row: a re-sync, where
+    nearly every asset is unchanged, recognises those without cleaning them (which cost more
+    than all the rest a re-sync does per unchanged asset). Values that plain JSON cannot hold
+    (keys that are not strings, cycles, absurd nesting) are fingerprinted as stored instead.
+    """
+    durable = list(_durable_of(record))
+    durable[_ENDPOINTS_AT] = [e.as_dict() for e in record.endpoints]
+    try:
+        return _fingerprint(durable), _fingerprint(_volatile_of(record))
+    except (TypeError, ValueError, RecursionError):
+        row = _cleaned_columns(record, asset_key(record))
+        return (
+            _fingerprint([row[f] for f in DURABLE_FIELDS]),
+            _fingerprint([row[f] for f in VOLATILE_FIELDS]),
+        )
+
+
+def asset_key(record: DiscoveredAsset) -> str:
+    """The record's key, cleaned; raises InvalidRecord for a record that cannot be stored."""
     if not isinstance(record, DiscoveredAsset):
         raise InvalidRecord(f"expected DiscoveredAsset, got {type(record).__name__}")
     key = _column("key", record.key)
@@ -132,7 +164,13 @@ def asset_row(record: DiscoveredAsset) -> dict:
     for when in (record.created_at, record.modified_at):
         if when is not None and (not isinstance(when, datetime) or when.tzinfo is None):
             raise InvalidRecord(f"{key}: timestamps must be timezone-aware datetimes")
-    row = {
+    if not isinstance(record.labels, dict):
+        raise InvalidRecord(f"labels must be a mapping, not {type(record.labels).__name__}")
+    return key
+
+
+def _cleaned_columns(record: DiscoveredAsset, key: str) -> dict:
+    return {
         "key": key,
         "provider": _column("provider", record.provider),
         "kind": _column("kind", record.kind),
@@ -155,8 +193,13 @@ def asset_row(record: DiscoveredAsset) -> dict:
         "observed": clean_json(record.observed),
         "provider_modified_at": record.modified_at,
     }
-    row["durable_hash"] = _fingerprint(row, DURABLE_FIELDS)
-    row["volatile_hash"] = _fingerprint(row, VOLATILE_FIELDS)
+
+
+def asset_row(record: DiscoveredAsset, prints: tuple[str, str] | None = None) -> dict:
+    """The columns an asset record fills, cleaned, with its durable and volatile fingerprints
+    (``prints``, when the caller has taken them already)."""
+    row = _cleaned_columns(record, asset_key(record))
+    row["durable_hash"], row["volatile_hash"] = prints or fingerprints(record)
     return row
 
 
