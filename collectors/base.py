@@ -20,6 +20,7 @@ from .records import Record, ScopeSpec
 PROVIDERS = {
     "demo": "collectors.demo:DemoCollector",
     "gcp": "collectors.gcp.collector:GcpCollector",
+    "azure": "collectors.azure.collector:AzureCollector",
     "docker": "collectors.docker.collector:DockerCollector",
 }
 

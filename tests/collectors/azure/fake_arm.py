@@ -1,0 +1,239 @@
+"""A local HTTPS server answering like Azure Resource Manager, for the collector to read with the
+real ``azure-mgmt-*`` clients: subscriptions, ``Microsoft.Web`` sites (config, app settings,
+functions), ``Microsoft.ContainerService`` managed clusters, ``Microsoft.ContainerInstance``
+container groups and the ``microsoft.insights`` Activity Log.
+
+It serves a seeded estate from the recorded responses in ``fixtures/``, pages every list
+(``nextLink``), can throttle a path (429 with Retry-After) and deny a subscription (403), and
+serves TLS with a certificate the test generates, so the clients' bearer-token policy runs as it
+does against Azure.
+"""
+
+import copy
+import datetime as dt
+import ipaddress
+import json
+import re
+import ssl
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+FIXTURES = Path(__file__).parent / "fixtures"
+PAGE_SIZE = 2
+PROD = "0b1f6471-1bf0-4dda-aec3-111111111111"
+LOCKED = "0b1f6471-1bf0-4dda-aec3-222222222222"
+SITE = re.compile(
+    r"/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.web/sites/([^/]+)"
+)
+
+
+def fixture(name: str):
+    return json.loads((FIXTURES / name).read_text())
+
+
+def write_certificate(directory: Path) -> tuple[Path, Path]:
+    """A self-signed certificate for 127.0.0.1 (cert path, key path), made for this test run."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "daylight-test-arm")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "arm-cert.pem", directory / "arm-key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def seeded_estate() -> dict:
+    """The production subscription from the fixtures; the locked one with one web app."""
+    prod = {
+        "sites": fixture("sites.json")["value"],
+        "configs": fixture("site_configs.json"),
+        "settings": fixture("app_settings.json"),
+        "functions": fixture("site_functions.json"),
+        "clusters": fixture("managed_clusters.json")["value"],
+        "groups": fixture("container_groups.json")["value"],
+        "events": fixture("activity_log.json")["value"],
+    }
+    site = copy.deepcopy(prod["sites"][3])
+    site["id"] = site["id"].replace(PROD, LOCKED).replace("sso-admin", "vault-ui")
+    site["name"] = "vault-ui"
+    locked = {
+        "sites": [site],
+        "configs": {"vault-ui": prod["configs"]["sso-admin"]},
+        "settings": {},
+        "functions": {},
+        "clusters": [],
+        "groups": [],
+        "events": [],
+    }
+    return {PROD: prod, LOCKED: locked}
+
+
+class FakeArm:
+    def __init__(self, cert_path: Path, key_path: Path):
+        self.estate = seeded_estate()
+        self.subscriptions = fixture("subscriptions.json")["value"]
+        self.forbidden: set[str] = set()
+        self.settings_forbidden = False  # a Reader-only credential
+        self.throttle: dict[str, int] = {}
+        self.requests: list[tuple[str, str, dict]] = []  # method, path, query
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.load_cert_chain(cert_path, key_path)
+        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+        self._thread.join(timeout=5)
+
+    def subscription(self, subscription_id: str) -> dict:
+        empty = {"sites": [], "configs": {}, "settings": {}, "functions": {}, "clusters": []}
+        return self.estate.get(subscription_id, {**empty, "groups": [], "events": []})
+
+    # --- routing ------------------------------------------------------------------------------
+
+    def route(self, method: str, path: str, query: dict):
+        lower = path.lower()
+        if lower == "/subscriptions":
+            return self._page(self.subscriptions, path, query)
+        m = re.match(r"/subscriptions/([^/]+)", lower)
+        estate = self.subscription(m[1]) if m else {}
+        if lower.endswith("/providers/microsoft.web/sites"):
+            return self._page(estate["sites"], path, query)
+        if site := SITE.match(lower):
+            name = next(s["name"] for s in estate["sites"] if s["name"].lower() == site[2])
+            if lower.endswith("/config/web"):
+                return 200, estate["configs"][name]
+            if lower.endswith("/config/appsettings/list") and method == "POST":
+                if self.settings_forbidden:
+                    return 403, _error("AuthorizationFailed", "no config/list/action")
+                return 200, estate["settings"].get(name, {"properties": {}})
+            if lower.endswith("/functions"):
+                if name not in estate["functions"]:
+                    return 400, _error("BadRequest", "Encountered an error from host runtime.")
+                return 200, estate["functions"][name]
+        if lower.endswith("/providers/microsoft.containerservice/managedclusters"):
+            return self._page(estate["clusters"], path, query)
+        if lower.endswith("/providers/microsoft.containerinstance/containergroups"):
+            return self._page(estate["groups"], path, query)
+        if lower.endswith("/providers/microsoft.insights/eventtypes/management/values"):
+            return self._page(self._events(estate["events"], query), path, query)
+        return 404, _error("NotFound", f"no route {path}")
+
+    def _events(self, events: list, query: dict) -> list:
+        since = re.search(r"eventTimestamp ge '([^']+)'", query.get("$filter", ""))
+        until = re.search(r"eventTimestamp le '([^']+)'", query.get("$filter", ""))
+        assert since and until, "the Activity Log requires a time window"
+        floor, ceiling = _when(since[1]), _when(until[1])
+        chosen = [e for e in events if floor <= _when(e["eventTimestamp"]) <= ceiling]
+        fields = query.get("$select", "").split(",") if query.get("$select") else None
+        return [{k: v for k, v in e.items() if fields is None or k in fields} for e in chosen]
+
+    def _page(self, items: list, path: str, query: dict):
+        start = int(query.get("$skiptoken") or 0)
+        page = {"value": items[start : start + PAGE_SIZE]}
+        if start + PAGE_SIZE < len(items):
+            following = {**query, "$skiptoken": str(start + PAGE_SIZE)}
+            page["nextLink"] = f"{self.url}{path}?{urlencode(following)}"
+        return 200, page
+
+    def _throttled(self, path: str) -> bool:
+        for fragment, remaining in self.throttle.items():
+            if fragment in path.lower() and remaining > 0:
+                self.throttle[fragment] = remaining - 1
+                return True
+        return False
+
+    def _handler(self):
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                pass
+
+            def _answer(self, method):
+                url = urlsplit(self.path)
+                query = {k: v[0] for k, v in parse_qs(url.query).items()}
+                length = int(self.headers.get("Content-Length") or 0)
+                if length:
+                    self.rfile.read(length)
+                fake.requests.append((method, url.path, query))
+                headers = {}
+                denied = re.match(r"/subscriptions/([^/]+)/", url.path.lower())
+                if not self.headers.get("Authorization", "").startswith("Bearer "):
+                    status, payload = 401, _error("AuthenticationFailed", "no token")
+                elif "api-version" not in query:
+                    status, payload = 400, _error("MissingApiVersionParameter", "api-version")
+                elif fake._throttled(url.path):
+                    status, headers = 429, {"Retry-After": "1"}
+                    payload = _error("TooManyRequests", "throttled")
+                elif denied and denied[1] in fake.forbidden:
+                    status = 403
+                    payload = _error(
+                        "AuthorizationFailed",
+                        f"The client does not have authorization to perform action over scope "
+                        f"'/subscriptions/{denied[1]}'",
+                    )
+                else:
+                    status, payload = fake.route(method, url.path, query)
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.end_headers()
+                self.wfile.write(data)
+
+            def do_GET(self):
+                self._answer("GET")
+
+            def do_POST(self):
+                self._answer("POST")
+
+        return Handler
+
+
+def _error(code: str, message: str) -> dict:
+    return {"error": {"code": code, "message": message}}
+
+
+def _when(text: str) -> dt.datetime:
+    text = re.sub(r"\.(\d+)", lambda m: "." + m[1][:6].ljust(6, "0"), text.replace("Z", "+00:00"))
+    return dt.datetime.fromisoformat(text)
