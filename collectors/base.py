@@ -22,6 +22,7 @@ PROVIDERS = {
     "gcp": "collectors.gcp.collector:GcpCollector",
     "azure": "collectors.azure.collector:AzureCollector",
     "docker": "collectors.docker.collector:DockerCollector",
+    "kubernetes": "collectors.kubernetes.collector:KubernetesCollector",
 }
 
 

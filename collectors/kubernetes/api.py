@@ -1,0 +1,208 @@
+"""Thin reads of one Kubernetes API server: every list is paged with ``limit``/``continue`` and
+yields the objects in the API's own JSON shape (camelCase dicts); every failure raises.
+
+Only get and list are used, so the read-only ClusterRole (clusterrole.yaml) is enough.
+"""
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+import urllib3
+from kubernetes import client, config
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from collectors.base import CollectorError
+
+DEFAULT_PAGE_SIZE = 500
+DEFAULT_TIMEOUT = 60
+# How often a list is started again when its continue token expired (410 Gone) part-way.
+RESTARTS_AFTER_EXPIRY = 2
+
+
+class ResourceNotServed(CollectorError):
+    """The API server does not serve this resource (404): its CRD is not installed."""
+
+
+def _describe(exc: Exception) -> str:
+    if isinstance(exc, ApiException):
+        message = ""
+        try:
+            message = json.loads(exc.body or "{}").get("message", "")
+        except (ValueError, AttributeError):
+            message = (exc.body or "")[:200]
+        return f"{exc.status} {exc.reason}: {message}".strip(": ")
+    return str(exc) or type(exc).__name__
+
+
+@contextmanager
+def _call(name: str):
+    """Turn the client's and the transport's failures into a CollectorError naming ``name``.
+
+    A pydantic validation error (a ValueError) means the server answered something that is not
+    a Kubernetes object: that is a failure too, never an empty list.
+    """
+    try:
+        yield
+    except ApiException as exc:
+        error = ResourceNotServed if exc.status == 404 else CollectorError
+        raise error(f"kubernetes:{name}", _describe(exc)) from exc
+    except (urllib3.exceptions.HTTPError, OSError, ValueError) as exc:
+        raise CollectorError(f"kubernetes:{name}", _describe(exc)) from exc
+
+
+def connect(
+    kubeconfig_path: str = "",
+    context: str = "",
+    *,
+    in_cluster: bool = False,
+    server: str = "",
+) -> client.ApiClient:
+    """An API client from a kubeconfig file and context (default: KUBECONFIG or ~/.kube/config
+    and its current context), or from the pod's service account when ``in_cluster``.
+    ``server`` overrides the API server URL the kubeconfig names."""
+    where = "in-cluster" if in_cluster else f"{kubeconfig_path or '~/.kube/config'} {context}"
+    try:
+        if in_cluster:
+            configuration = client.Configuration()
+            config.load_incluster_config(client_configuration=configuration)
+            api_client = client.ApiClient(configuration)
+        else:
+            api_client = config.new_client_from_config(
+                config_file=kubeconfig_path or None, context=context or None, persist_config=False
+            )
+    except (ConfigException, OSError, ValueError, TypeError) as exc:
+        raise CollectorError(f"kubernetes:LoadConfig {where.strip()}", str(exc)) from exc
+    if server:
+        api_client.configuration.host = server.rstrip("/")
+    return api_client
+
+
+def kubeconfig_contexts(kubeconfig_path: str = "") -> list[dict]:
+    """The contexts a kubeconfig file names ({"name", "cluster", "user", "current"}), so that
+    clusters no source covers can be listed."""
+    try:
+        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig_path or None)
+    except (ConfigException, OSError, ValueError) as exc:
+        raise CollectorError(f"kubernetes:ListContexts {kubeconfig_path}", str(exc)) from exc
+    current_name = (current or {}).get("name")
+    return [
+        {**(c.get("context") or {}), "name": c["name"], "current": c["name"] == current_name}
+        for c in contexts
+    ]
+
+
+def get_version(api_client: client.ApiClient, timeout: int = DEFAULT_TIMEOUT) -> dict:
+    with _call("GetVersion"):
+        info = client.VersionApi(api_client).get_code(_request_timeout=timeout)
+        return api_client.sanitize_for_serialization(info)
+
+
+def get_namespace(api_client: client.ApiClient, name: str, timeout=DEFAULT_TIMEOUT) -> dict:
+    with _call(f"GetNamespace {name}"):
+        namespace = client.CoreV1Api(api_client).read_namespace(name, _request_timeout=timeout)
+        return api_client.sanitize_for_serialization(namespace)
+
+
+def _paged(
+    name: str,
+    fetch: Callable[[str | None], tuple[list, str | None]],
+) -> Iterator[dict]:
+    """Every item of a list, page by page. When the server says the continue token expired
+    (410 Gone), the list starts again and items already yielded are skipped by UID."""
+    yielded: set[str] = set()
+    restarts = 0
+    token = None
+    while True:
+        try:
+            with _call(name):
+                items, token = fetch(token)
+        except CollectorError as exc:
+            status = getattr(exc.__cause__, "status", None)
+            if status == 410 and token and restarts < RESTARTS_AFTER_EXPIRY:
+                restarts, token = restarts + 1, None
+                continue
+            raise
+        for item in items:
+            uid = (item.get("metadata") or {}).get("uid", "")
+            if uid and uid in yielded:
+                continue
+            yielded.add(uid)
+            yield item
+        if not token:
+            return
+
+
+def list_resource(
+    api_client: client.ApiClient,
+    api_class: type,
+    method: str,
+    name: str,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    timeout: int = DEFAULT_TIMEOUT,
+) -> Iterator[dict]:
+    """Every object of a built-in resource, e.g. ``(client.AppsV1Api,
+    "list_deployment_for_all_namespaces", "ListDeployments")``."""
+    list_call = getattr(api_class(api_client), method)
+
+    def fetch(token):
+        kwargs = {"limit": page_size, "_request_timeout": timeout}
+        if token:
+            kwargs["_continue"] = token
+        page = list_call(**kwargs)
+        items = [api_client.sanitize_for_serialization(item) for item in page.items or []]
+        return items, (page.metadata._continue if page.metadata else None) or None
+
+    return _paged(name, fetch)
+
+
+def list_custom_objects(
+    api_client: client.ApiClient,
+    group: str,
+    version: str,
+    plural: str,
+    page_size: int = DEFAULT_PAGE_SIZE,
+    timeout: int = DEFAULT_TIMEOUT,
+) -> Iterator[dict]:
+    """Every object of a custom resource across namespaces; raises ResourceNotServed when the
+    API server does not serve it (its CRD is not installed)."""
+    custom = client.CustomObjectsApi(api_client)
+
+    def fetch(token):
+        kwargs = {"limit": page_size, "_request_timeout": timeout}
+        if token:
+            kwargs["_continue"] = token
+        page = custom.list_cluster_custom_object(group, version, plural, **kwargs)
+        return page.get("items") or [], (page.get("metadata") or {}).get("continue") or None
+
+    return _paged(f"List {plural}.{group}/{version}", fetch)
+
+
+BUILT_IN_LISTS = {
+    "nodes": (client.CoreV1Api, "list_node", "ListNodes"),
+    "namespaces": (client.CoreV1Api, "list_namespace", "ListNamespaces"),
+    "pods": (client.CoreV1Api, "list_pod_for_all_namespaces", "ListPods"),
+    "services": (client.CoreV1Api, "list_service_for_all_namespaces", "ListServices"),
+    "ingresses": (
+        client.NetworkingV1Api,
+        "list_ingress_for_all_namespaces",
+        "ListIngresses",
+    ),
+    "replicasets": (client.AppsV1Api, "list_replica_set_for_all_namespaces", "ListReplicaSets"),
+    "deployments": (client.AppsV1Api, "list_deployment_for_all_namespaces", "ListDeployments"),
+    "statefulsets": (
+        client.AppsV1Api,
+        "list_stateful_set_for_all_namespaces",
+        "ListStatefulSets",
+    ),
+    "daemonsets": (client.AppsV1Api, "list_daemon_set_for_all_namespaces", "ListDaemonSets"),
+    "jobs": (client.BatchV1Api, "list_job_for_all_namespaces", "ListJobs"),
+    "cronjobs": (client.BatchV1Api, "list_cron_job_for_all_namespaces", "ListCronJobs"),
+}
+
+
+def get_all(api_client: client.ApiClient, resource: str, **paging) -> Iterator[dict]:
+    """Every object of one of BUILT_IN_LISTS, e.g. ``get_all(api_client, "deployments")``."""
+    api_class, method, name = BUILT_IN_LISTS[resource]
+    return list_resource(api_client, api_class, method, name, **paging)
