@@ -16,7 +16,7 @@ Re-ingesting the same records is a no-op.
 
 import json
 import logging
-from collections import Counter, defaultdict
+from collections import Counter
 from datetime import datetime
 
 from django.conf import settings
@@ -25,13 +25,12 @@ from django.db.models import Exists, OuterRef, Subquery
 
 from collectors.records import AccessRecord, Cursor, DiscoveredAsset
 
+from .findings import resolve_findings, rollup, sync_findings
 from .models import (
     AccessEvent,
     Asset,
     AssetChange,
     Finding,
-    FindingCategory,
-    FindingStatus,
     ScopeRun,
     Team,
     TrackingDecision,
@@ -46,7 +45,7 @@ from .normalize import (
     fingerprints,
 )
 from .ownership import decide_owner, load_rules
-from .rules import EOL_RULES, RuleContext, evaluate
+from .rules import RuleContext, evaluate
 
 logger = logging.getLogger(__name__)
 
@@ -233,7 +232,7 @@ class ScopeIngest:
         for asset in assets:
             history.extend(self._history(asset, prior.get(asset.pk)))
         AssetChange.objects.bulk_create(history)
-        self._sync_findings(assets, verdicts, reevaluated=list(changed))
+        sync_findings(assets, verdicts, self.now, reevaluated=list(changed))
 
     def _parent_ids(self, rows) -> dict[str, int]:
         """Ids of the stored parents that ``rows`` name, so that children are written linked
@@ -261,9 +260,7 @@ class ScopeIngest:
             owner_basis=owner.basis,
             owner_rule_id=owner.rule_id,
             tracking=owner.tracking,
-            exposed=any(v.rule.category == FindingCategory.EXPOSURE for v in verdicts),
-            eol=any(v.rule.slug in EOL_RULES for v in verdicts),
-            max_severity=max((v.rule.severity for v in verdicts), default=None),
+            **rollup(verdicts),
         )
         return asset, verdicts
 
@@ -302,41 +299,6 @@ class ScopeIngest:
         if before["exposed"] != asset.exposed:
             yield self._change(asset, Field.EXPOSED, before["exposed"], asset.exposed)
 
-    def _sync_findings(self, assets, verdicts, reevaluated):
-        """Open findings for rules that now fire, resolve those that no longer do."""
-        open_findings = defaultdict(dict)
-        for finding in Finding.objects.filter(asset_id__in=reevaluated, status=FindingStatus.OPEN):
-            open_findings[finding.asset_id][finding.rule] = finding
-        to_open, to_update, to_resolve = [], [], []
-        for asset in assets:
-            current = open_findings.get(asset.pk, {})
-            firing = {v.rule.slug: v for v in verdicts[asset.key]}
-            for slug, verdict in firing.items():
-                finding = current.get(slug)
-                if finding is None:
-                    to_open.append(
-                        Finding(
-                            asset_id=asset.pk,
-                            rule=slug,
-                            category=verdict.rule.category,
-                            severity=verdict.rule.severity,
-                            detail=verdict.detail,
-                            opened_at=self.now,
-                        )
-                    )
-                elif finding.detail != verdict.detail or finding.severity != verdict.rule.severity:
-                    finding.detail, finding.severity = verdict.detail, verdict.rule.severity
-                    to_update.append(finding)
-            to_resolve.extend(f.pk for slug, f in current.items() if slug not in firing)
-        Finding.objects.bulk_create(to_open)
-        Finding.objects.bulk_update(to_update, ["detail", "severity"])
-        self._resolve_findings(Finding.objects.filter(pk__in=to_resolve))
-
-    def _resolve_findings(self, findings):
-        findings.filter(status=FindingStatus.OPEN).update(
-            status=FindingStatus.RESOLVED, resolved_at=self.now
-        )
-
     def _mark_gone(self) -> None:
         alive = Asset.objects.filter(scope=self.scope, gone_at__isnull=True).values_list(
             "id", flat=True
@@ -359,7 +321,7 @@ class ScopeIngest:
                     )
                     for pk in chunk
                 )
-                self._resolve_findings(Finding.objects.filter(asset_id__in=chunk))
+                resolve_findings(Finding.objects.filter(asset_id__in=chunk), self.now)
         self.counts["gone"] += len(gone_ids)
 
     def _link_parents(self) -> None:

@@ -12,16 +12,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from . import locks, services
-from .ingest import ScopeIngest
-from .models import Asset, AssetChange, FindingCategory
+from .findings import rollup, sync_findings
+from .models import Asset, AssetChange
 from .normalize import COLLECTED_FIELDS
-from .rules import EOL_RULES, RuleContext, evaluate
+from .rules import RuleContext, evaluate
 
 logger = logging.getLogger(__name__)
 
 # What the rules read of an asset, plus what reevaluation compares and rewrites.
 REEVALUATED_FIELDS = ("id", "key", *COLLECTED_FIELDS, "exposed", "eol", "max_severity")
-ROLLUP_FIELDS = ("exposed", "eol", "max_severity")
+ROLLUP_FIELDS = ("exposed", "eol", "max_severity")  # what inventory.findings.rollup sets
 
 
 @shared_task(name="daylight.expire_decisions")
@@ -40,20 +40,6 @@ def reevaluate_findings() -> int:
         return reevaluate_assets()
 
 
-class _FindingSync(ScopeIngest):
-    """Borrows the ingest path's finding reconciliation without a collection run.
-
-    Stands in until ``ScopeIngest._sync_findings`` becomes a module-level function of
-    ``inventory.ingest``; it needs nothing of an ingest but the time.
-    """
-
-    def __init__(self, now):
-        self.now = now
-
-    def sync(self, assets, verdicts):
-        self._sync_findings(assets, verdicts, reevaluated=[asset.pk for asset in assets])
-
-
 def reevaluate_assets(now=None, batch_size=None) -> int:
     """Run the rules again over every live asset's stored facts, as of ``now``.
 
@@ -65,7 +51,6 @@ def reevaluate_assets(now=None, batch_size=None) -> int:
     now = now or timezone.now()
     batch_size = batch_size or settings.DAYLIGHT_INGEST_BATCH
     context = RuleContext.current(now)
-    findings = _FindingSync(now)
     live_ids = (
         Asset.objects.filter(gone_at__isnull=True).order_by("id").values_list("id", flat=True)
     )
@@ -80,7 +65,7 @@ def reevaluate_assets(now=None, batch_size=None) -> int:
         last_id = batch_ids[-1]
         try:
             with transaction.atomic():
-                changed += _reevaluate_batch(batch_ids, context, findings)
+                changed += _reevaluate_batch(batch_ids, context)
         except IntegrityError:
             # A collection opened one of these findings at the same moment; its verdict is as
             # fresh as ours, and tomorrow's run looks at the batch again.
@@ -91,33 +76,29 @@ def reevaluate_assets(now=None, batch_size=None) -> int:
             )
 
 
-def _reevaluate_batch(asset_ids, context, findings) -> int:
+def _reevaluate_batch(asset_ids, context) -> int:
     assets = list(Asset.objects.filter(pk__in=asset_ids).only(*REEVALUATED_FIELDS))
     verdicts, updated, history = {}, [], []
     for asset in assets:
         row = {field: getattr(asset, field) for field in COLLECTED_FIELDS}
         verdicts[asset.key] = fired = evaluate(row, context)
-        rollup = {
-            "exposed": any(v.rule.category == FindingCategory.EXPOSURE for v in fired),
-            "eol": any(v.rule.slug in EOL_RULES for v in fired),
-            "max_severity": max((v.rule.severity for v in fired), default=None),
-        }
-        if all(getattr(asset, name) == value for name, value in rollup.items()):
+        summary = rollup(fired)
+        if all(getattr(asset, name) == value for name, value in summary.items()):
             continue
-        if asset.exposed != rollup["exposed"]:
+        if asset.exposed != summary["exposed"]:
             history.append(
                 AssetChange(
                     asset=asset,
                     at=context.now,
                     field=AssetChange.Field.EXPOSED,
                     old=asset.exposed,
-                    new=rollup["exposed"],
+                    new=summary["exposed"],
                 )
             )
-        for name, value in rollup.items():
+        for name, value in summary.items():
             setattr(asset, name, value)
         updated.append(asset)
-    findings.sync(assets, verdicts)
+    sync_findings(assets, verdicts, context.now, reevaluated=asset_ids)
     Asset.objects.bulk_update(updated, ROLLUP_FIELDS)
     AssetChange.objects.bulk_create(history)
     return len(updated)
