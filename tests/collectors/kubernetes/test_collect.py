@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from collectors.kubernetes.api import kubeconfig_contexts
 from collectors.runner import run_source
 from inventory.models import (
     AccessEvent,
@@ -16,6 +17,7 @@ from inventory.models import (
     Source,
     Team,
 )
+from inventory.sources_file import SourcesFileError, import_sources
 
 from .conftest import FIXTURES, cluster_objects
 
@@ -260,3 +262,35 @@ def _deployment(name):
             },
         },
     }
+
+
+def test_several_contexts_of_one_kubeconfig_are_several_sources(clusters):
+    clusters.start("prod")
+    clusters.start("staging", [_deployment("api")])
+    clusters.start("lab", [])
+    sources_file = f"""
+sources:
+  - name: k8s-prod
+    provider: kubernetes
+    config:
+      kubeconfig_path: {clusters.kubeconfig}
+      context: prod
+      audit_webhook_token_env: X_ENV
+  - name: k8s-staging
+    provider: kubernetes
+    config: {{kubeconfig_path: {clusters.kubeconfig}, context: staging}}
+"""
+    import_sources(sources_file)
+
+    covered = {s.config["context"] for s in Source.objects.filter(provider="kubernetes")}
+    contexts = kubeconfig_contexts(str(clusters.kubeconfig))
+    assert covered == {"prod", "staging"}
+    assert [c["name"] for c in contexts if c["name"] not in covered] == ["lab"]
+    assert run_source(Source.objects.get(name="k8s-prod")).status == RunStatus.SUCCEEDED
+
+
+def test_a_source_naming_a_token_value_is_refused():
+    with pytest.raises(SourcesFileError, match="audit_webhook_token"):
+        import_sources(
+            "sources:\n- {name: k, provider: kubernetes, config: {audit_webhook_token: abc}}"
+        )
