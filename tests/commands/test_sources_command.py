@@ -8,6 +8,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django_celery_beat.models import PeriodicTask
 
+from collectors.base import PROVIDERS
 from inventory.models import AuditLog, Source
 from inventory.schedules import task_name
 
@@ -115,7 +116,7 @@ def test_every_problem_is_listed_in_the_error(tmp_path):
         run("import", str(write(tmp_path, text)))
     lines = str(caught.value).splitlines()
     assert lines[1:] == [
-        "  sources[0] (a): unknown provider 'nope' (known: demo)",
+        f"  sources[0] (a): unknown provider 'nope' (known: {', '.join(sorted(PROVIDERS))})",
         "  sources[1] (a): unknown key 'x' (allowed: name, provider, config, endpoint_url, "
         "schedule, enabled, description)",
         "  sources[1] (a): name 'a' is used again (first at sources[0])",
