@@ -16,18 +16,15 @@ import os
 from django.contrib.auth.decorators import login_not_required
 from django.http import JsonResponse
 from django.urls import path
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from inventory.ingest import ScopeIngest
-from inventory.models import Asset, AssetKind, Scope, ScopeRun, Source
-
-from .audit import WorkloadIndex, access_records, audit_events
+from collectors.kubernetes.audit import WorkloadIndex, access_records, audit_events
+from inventory.ingest import record_events
+from inventory.models import Asset, AssetKind, Source
 
 logger = logging.getLogger(__name__)
 MAX_BATCH_BYTES = 16 * 1024 * 1024  # the API server's batches are far smaller
-WEBHOOK_SCOPE = "audit-webhook"
 
 
 def _error(status: int, message: str) -> JsonResponse:
@@ -74,17 +71,6 @@ def _index(source: Source, events: list[dict]) -> WorkloadIndex:
     return index
 
 
-def _store(source: Source, records) -> int:
-    """Write the records through the ingest path, as events of the source outside any
-    collection run (nothing is enumerated, so nothing can be marked gone)."""
-    scope = Scope(source=source, key=WEBHOOK_SCOPE)
-    ingest = ScopeIngest(ScopeRun(scope=scope, started_at=timezone.now()))
-    for record in records:
-        ingest.add(record)
-    ingest.flush()
-    return ingest.counts["events"]
-
-
 @csrf_exempt
 @login_not_required
 @require_POST
@@ -103,8 +89,12 @@ def receive_audit_events(request, source_name: str):
     except ValueError:
         return _error(400, "the body is not JSON")
     events = audit_events(payload)
-    stored = _store(source, access_records(events, _index(source, events)))
-    return JsonResponse({"received": len(events), "stored": stored})
+    stored, refused = record_events(source, access_records(events, _index(source, events)))
+    if refused:
+        logger.warning(
+            "source %s: %d audit events refused: %s", source.name, len(refused), refused[:5]
+        )
+    return JsonResponse({"received": len(events), "stored": stored, "refused": refused[:20]})
 
 
 urlpatterns = [
