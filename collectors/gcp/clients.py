@@ -15,6 +15,7 @@ from google.auth import exceptions as auth_exceptions
 from google.auth.transport.requests import AuthorizedSession
 from google.cloud import container_v1, functions_v2, resourcemanager_v3, run_v2
 from google.oauth2 import service_account
+from google.protobuf import json_format
 
 from ..base import CollectorError
 
@@ -98,6 +99,15 @@ class GcpClients:
         if response.status_code >= 400:
             raise exceptions.from_http_response(response)
         return response.json()
+
+
+def get_iam_policy(method, resource: str, call: str) -> dict:
+    """The IAM policy of ``resource`` as REST JSON, read with a client's ``get_iam_policy``."""
+    try:
+        policy = method(request={"resource": resource}, retry=RETRY, timeout=TIMEOUT)
+    except Exception as exc:
+        raise failure(f"{call} {resource}", exc) from exc
+    return json_format.MessageToDict(policy)
 
 
 def failure(call: str, exc: Exception) -> CollectorError:

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from google.cloud import functions_v2
 
 from ..records import DiscoveredAsset, Endpoint
-from .clients import RETRY, TIMEOUT, GcpClients, failure
+from .clients import RETRY, TIMEOUT, GcpClients, failure, get_iam_policy
 from .common import (
     PROVIDER,
     as_rest,
@@ -58,13 +58,7 @@ def get_functions(clients: GcpClients, project: str) -> Iterator[dict]:
 
 
 def get_function_iam_policy(clients: GcpClients, name: str) -> dict:
-    try:
-        policy = clients.functions.get_iam_policy(
-            request={"resource": name}, retry=RETRY, timeout=TIMEOUT
-        )
-    except Exception as exc:
-        raise failure(f"functions:GetIamPolicy {name}", exc) from exc
-    return as_rest(policy)
+    return get_iam_policy(clients.functions.get_iam_policy, name, "functions:GetIamPolicy")
 
 
 def transform_function(raw: dict, project: str, policies: list[dict]) -> DiscoveredAsset:

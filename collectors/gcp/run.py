@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from google.cloud import run_v2
 
 from ..records import DiscoveredAsset, Endpoint
-from .clients import RETRY, TIMEOUT, GcpClients, failure
+from .clients import RETRY, TIMEOUT, GcpClients, failure, get_iam_policy
 from .common import (
     PROVIDER,
     as_rest,
@@ -59,13 +59,7 @@ def get_services(clients: GcpClients, project: str, region: str) -> Iterator[dic
 
 
 def get_service_iam_policy(clients: GcpClients, name: str) -> dict:
-    try:
-        policy = clients.run.get_iam_policy(
-            request={"resource": name}, retry=RETRY, timeout=TIMEOUT
-        )
-    except Exception as exc:
-        raise failure(f"run:GetIamPolicy {name}", exc) from exc
-    return as_rest(policy)
+    return get_iam_policy(clients.run.get_iam_policy, name, "run:GetIamPolicy")
 
 
 def _main_container(containers: list[dict]) -> dict:

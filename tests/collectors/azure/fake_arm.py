@@ -25,6 +25,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.collectors.gcp.fake_gcp import send_json
+
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_SIZE = 2
 PROD = "0b1f6471-1bf0-4dda-aec3-111111111111"
@@ -212,14 +214,7 @@ class FakeArm:
                     )
                 else:
                     status, payload = fake.route(method, url.path, query)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload, headers)
 
             def do_GET(self):
                 self._answer("GET")

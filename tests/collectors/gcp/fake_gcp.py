@@ -23,6 +23,18 @@ def fixture(name: str):
     return json.loads((FIXTURES / name).read_text())
 
 
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload, headers=None) -> None:
+    """Answer ``handler``'s request with ``payload`` as JSON (shared by the fake servers)."""
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
 def _project_of(name: str) -> str:
     return name.split("/")[1]
 
@@ -181,14 +193,7 @@ class FakeGcp:
                     }
                 else:
                     status, payload = fake.route(method, url.path, query, body)
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                for name, value in headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(data)
+                send_json(self, status, payload, headers)
 
             def do_GET(self):
                 self._answer("GET")
