@@ -7,7 +7,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("api/v1/kubernetes/", include("collectors.kubernetes.webhook")),
+    path("api/v1/kubernetes/", include("inventory.api.kubernetes_audit")),
     path("api/", include("inventory.api.urls")),
     path("", include("dashboard.urls")),
 ]

@@ -335,31 +335,54 @@ class ScopeIngest:
 
     def _write_events(self) -> None:
         rows, self._pending_events = self._pending_events, {}
-        known = set(
-            AccessEvent.objects.filter(event_id__in=[event_id for _, event_id in rows]).values_list(
-                "provider", "event_id"
-            )
-        )
-        fresh = [row for ident, row in rows.items() if ident not in known]
-        asset_ids = dict(
-            Asset.objects.filter(
-                key__in={r["asset_key"] for r in fresh if r["asset_key"]}
-            ).values_list("key", "id")
-        )
-        AccessEvent.objects.bulk_create(
-            [
-                AccessEvent(
-                    **row, source_id=self.scope.source_id, asset_id=asset_ids.get(row["asset_key"])
-                )
-                for row in fresh
-            ],
-            ignore_conflicts=True,
-        )
-        self.counts["events"] += len(fresh)
+        self.counts["events"] += write_events(self.scope.source_id, rows)
 
     def _link_events(self) -> None:
-        """Attach this source's events that arrived before the asset they are about."""
-        asset = Asset.objects.filter(key=OuterRef("asset_key"))
-        AccessEvent.objects.filter(source_id=self.scope.source_id, asset__isnull=True).exclude(
-            asset_key=""
-        ).filter(Exists(asset)).update(asset_id=Subquery(asset.values("id")[:1]))
+        link_events(self.scope.source_id)
+
+
+def write_events(source_id: int, rows: dict[tuple[str, str], dict]) -> int:
+    """Store access events not stored yet (by provider and event id), linked to their asset
+    where it is known. ``rows`` are ``normalize.event_row`` results keyed by (provider, id)."""
+    known = set(
+        AccessEvent.objects.filter(event_id__in=[event_id for _, event_id in rows]).values_list(
+            "provider", "event_id"
+        )
+    )
+    fresh = [row for ident, row in rows.items() if ident not in known]
+    asset_ids = dict(
+        Asset.objects.filter(key__in={r["asset_key"] for r in fresh if r["asset_key"]}).values_list(
+            "key", "id"
+        )
+    )
+    AccessEvent.objects.bulk_create(
+        [
+            AccessEvent(**row, source_id=source_id, asset_id=asset_ids.get(row["asset_key"]))
+            for row in fresh
+        ],
+        ignore_conflicts=True,
+    )
+    return len(fresh)
+
+
+def link_events(source_id: int) -> None:
+    """Attach a source's events that arrived before the asset they are about."""
+    asset = Asset.objects.filter(key=OuterRef("asset_key"))
+    AccessEvent.objects.filter(source_id=source_id, asset__isnull=True).exclude(
+        asset_key=""
+    ).filter(Exists(asset)).update(asset_id=Subquery(asset.values("id")[:1]))
+
+
+def record_events(source, records) -> tuple[int, list[str]]:
+    """Store access events that arrive outside a collection (a webhook): no scope is read, so
+    nothing can be marked gone. Returns how many events were new, and why each malformed
+    record was refused (the others are stored)."""
+    rows, refused = {}, []
+    for record in records:
+        try:
+            row = event_row(record)
+        except InvalidRecord as exc:
+            refused.append(str(exc))
+            continue
+        rows[(row["provider"], row["event_id"])] = row
+    return (write_events(source.pk, rows) if rows else 0), refused

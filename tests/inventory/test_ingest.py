@@ -311,3 +311,15 @@ def test_query_count_per_batch_does_not_grow_with_the_batch(scope_run):
         assert small == large
     else:  # SQLite caps parameters per statement (999), so Django splits the bulk writes
         assert large - small <= 200 // 20
+
+
+def test_events_outside_a_collection_are_stored_once_and_malformed_ones_refused(source):
+    from inventory.ingest import record_events
+
+    when = datetime(2026, 10, 1, tzinfo=UTC)
+    good = AccessRecord(event_id="wh-1", provider="kubernetes", occurred_at=when, action="create")
+    bad = AccessRecord(event_id="", provider="kubernetes", occurred_at=when, action="create")
+
+    assert record_events(source, [good, bad]) == (1, ["access event without an event id"])
+    assert record_events(source, [good]) == (0, [])
+    assert AccessEvent.objects.get().event_id == "wh-1"

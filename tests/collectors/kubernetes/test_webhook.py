@@ -44,8 +44,8 @@ def test_a_batch_is_stored_once_and_tied_to_workloads(client, webhook_source):
 
     first, again = post(client, body), post(client, body)
 
-    assert first.status_code == 200 and first.json() == {"received": 9, "stored": 5}
-    assert again.json() == {"received": 9, "stored": 0}
+    assert first.status_code == 200 and first.json() == {"received": 9, "stored": 5, "refused": []}
+    assert again.json() == {"received": 9, "stored": 0, "refused": []}
     patch = AccessEvent.objects.get(event_id="a1f3c2e0-0001-4000-8000-000000000001")
     assert patch.asset.key == CHECKOUT and patch.source == webhook_source
     # A pod no longer listed is tied to its Deployment by the way controllers name pods.
