@@ -784,7 +784,11 @@ class DemoCollector(Collector):
         """Every scope of the estate, or only those listed in ``config.scopes``."""
         wanted = self.source.config.get("scopes")
         keys = build_estate(*self._settings())
-        return [ScopeSpec(key) for key in keys if wanted is None or key in wanted]
+        return [
+            ScopeSpec(key, account=key.split("/")[1])
+            for key in keys
+            if wanted is None or key in wanted
+        ]
 
     def collect(self, scope: ScopeSpec, cursor: dict) -> Iterator:
         seed, scale, epoch = self._settings()

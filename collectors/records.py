@@ -96,7 +96,12 @@ Record = DiscoveredAsset | AccessRecord | Cursor
 
 @dataclass(frozen=True, slots=True)
 class ScopeSpec:
-    """A part of a source that can be enumerated on its own; ``params`` tell the collector how."""
+    """A part of a source that can be enumerated on its own; ``params`` tell the collector how.
+
+    ``account`` is the account, project or subscription the scope reads, when it reads one:
+    it is how Daylight knows which accounts a source covers (and so which are shadow accounts).
+    """
 
     key: str
     params: dict[str, Any] = field(default_factory=dict)
+    account: str = ""

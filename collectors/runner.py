@@ -74,7 +74,9 @@ def run_source(
 
 
 def _collect_scope(run, collector, spec: ScopeSpec, clock, on_scope) -> ScopeRun:
-    scope, _ = Scope.objects.get_or_create(source=run.source, key=spec.key)
+    scope, _ = Scope.objects.update_or_create(
+        source=run.source, key=spec.key, defaults={"account": spec.account}
+    )
     scope_run = ScopeRun.objects.create(run=run, scope=scope, started_at=clock.now())
     ingest = ScopeIngest(scope_run)
     failure = None

@@ -90,7 +90,8 @@ class AzureCollector(Collector):
         if config.get("list_subscriptions", not config.get("subscriptions")):
             specs.append(ScopeSpec(LISTING_SCOPE))
         return specs + [
-            ScopeSpec(f"azure/{s.lower()}", {"subscription": s.lower()}) for s in sorted(set(ids))
+            ScopeSpec(f"azure/{s.lower()}", {"subscription": s.lower()}, account=s.lower())
+            for s in sorted(set(ids))
         ]
 
     def collect(self, scope: ScopeSpec, cursor: dict) -> Iterator[Record]:

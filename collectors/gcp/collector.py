@@ -90,7 +90,9 @@ class GcpCollector(Collector):
                 if raw.get("state") == projects.LIVE
             ]
         specs = [ScopeSpec(LISTING_SCOPE, {"parents": parents})] if parents else []
-        return specs + [ScopeSpec(f"gcp/{p}", {"project": p}) for p in sorted(set(project_ids))]
+        return specs + [
+            ScopeSpec(f"gcp/{p}", {"project": p}, account=p) for p in sorted(set(project_ids))
+        ]
 
     def collect(self, scope: ScopeSpec, cursor: dict) -> Iterator[Record]:
         if scope.key == LISTING_SCOPE:

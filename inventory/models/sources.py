@@ -82,6 +82,9 @@ class Scope(models.Model):
 
     source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="scopes")
     key = models.CharField(max_length=255)
+    account = models.CharField(
+        max_length=128, blank=True, help_text="Account, project or subscription the scope reads."
+    )
     cursor = models.JSONField(
         default=dict,
         blank=True,
