@@ -59,10 +59,12 @@ class Verdict:
     detail: str
 
 
-def _public_endpoints(row, auth=None):
-    return [
-        e for e in row["endpoints"] if e.get("public") and (auth is None or e.get("auth") == auth)
-    ]
+# Endpoint auth values that let anyone in: "google" is any Google account (allAuthenticatedUsers).
+OPEN_AUTH = {"none", "google"}
+
+
+def _public_endpoints(row):
+    return [e for e in row["endpoints"] if e.get("public")]
 
 
 def _describe(endpoints):
@@ -70,13 +72,13 @@ def _describe(endpoints):
 
 
 def unauthenticated_endpoint(row, ctx):
-    if open_ := _public_endpoints(row, auth="none"):
+    if open_ := [e for e in _public_endpoints(row) if e.get("auth") in OPEN_AUTH]:
         return f"Anyone on the internet can call it: {_describe(open_)}"
     return None
 
 
 def public_endpoint(row, ctx):
-    public = [e for e in _public_endpoints(row) if e.get("auth") != "none"]
+    public = [e for e in _public_endpoints(row) if e.get("auth") not in OPEN_AUTH]
     if public:
         return f"Reachable from the internet: {_describe(public)}"
     return None

@@ -147,3 +147,12 @@ def test_eol_table_lookups():
     assert kubernetes_support("1.35", today).state == "deprecating"
     assert kubernetes_support("v1.36.2", today).state == "supported"
     assert kubernetes_support("garbage", today) is None
+
+
+def test_any_google_account_counts_as_unauthenticated():
+    found = fired(endpoints=[Endpoint("https://run.app", True, "google", "allAuthenticatedUsers")])
+    assert "unauthenticated-endpoint" in found and "public-endpoint" not in found
+
+
+def test_go_runtimes_have_dates():
+    assert "runtime-eol" in fired(runtime="go1.21")
