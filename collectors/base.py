@@ -21,6 +21,7 @@ PROVIDERS = {
     "demo": "collectors.demo:DemoCollector",
     "gcp": "collectors.gcp.collector:GcpCollector",
     "azure": "collectors.azure.collector:AzureCollector",
+    "aws": "collectors.aws:AwsCollector",
     "docker": "collectors.docker.collector:DockerCollector",
     "kubernetes": "collectors.kubernetes.collector:KubernetesCollector",
 }

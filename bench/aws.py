@@ -1,0 +1,344 @@
+"""AWS collector benchmark: an estate served by moto on loopback, collected through boto3.
+
+    DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_aws_bench \\
+        uv run python -m bench.aws [--functions 2000] [--services 500] [--concurrency 1 4 8]
+
+Seeds one account and region in moto (dummy credentials, 127.0.0.1 only): ``--functions``
+Lambda functions (tags, environment, a function URL on every tenth, a public resource policy on
+every twentieth, three shared execution roles) and ``--services`` ECS Fargate services in
+clusters of 100, one task definition per ten services. Then, for each concurrency:
+  collect   the collector alone, records discarded: how long the AWS side takes;
+  first     ``run_source`` end to end into the database, every asset new;
+  rerun     the same again, nothing changed.
+API calls are counted with a botocore ``before-call`` hook on every client the collector makes,
+and reported per asset. CloudTrail is left out: moto does not implement LookupEvents.
+
+Each repetition wipes the inventory tables of the database it is given, so the database name
+must contain "bench". moto answers in a thread of this process, so its own work (a few
+milliseconds per call) is part of every figure: real AWS is slower per call, which is what the
+concurrency setting is for.
+"""
+
+import argparse
+import io
+import logging
+import os
+import sys
+import threading
+import time
+import zipfile
+from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlparse
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+SERVICES_PER_CLUSTER = 100
+SERVICES_PER_TASK_DEFINITION = 10
+TEAMS = ("payments", "platform", "data-science", "identity", "marketing")
+RUNTIMES = ("python3.13", "python3.12", "nodejs22.x", "nodejs18.x", "java21", "python3.9")
+SEED_WORKERS = 8
+
+
+# --- the estate -------------------------------------------------------------------------------
+
+
+def dummy_credentials() -> None:
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ENDPOINT_URL"):
+        os.environ.pop(name, None)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="testing",
+        AWS_SECRET_ACCESS_KEY="testing",
+        AWS_SESSION_TOKEN="testing",
+        AWS_DEFAULT_REGION=REGION,
+        AWS_CONFIG_FILE="/dev/null",
+        AWS_SHARED_CREDENTIALS_FILE="/dev/null",
+    )
+
+
+def start_moto() -> tuple[object, str]:
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    return server, f"http://{host}:{port}"
+
+
+def code_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("handler.py", "def handle(event, context):\n    return 'ok'\n")
+    return buffer.getvalue()
+
+
+def seed(url: str, functions: int, services: int) -> None:
+    import boto3
+
+    def client(service):
+        return boto3.client(service, region_name=REGION, endpoint_url=url)
+
+    iam, lam = client("iam"), client("lambda")
+    roles = [
+        iam.create_role(RoleName=f"bench-role-{n}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+        for n in range(3)
+    ]
+    code = code_zip()
+
+    def make_function(n):
+        name = f"fn-{n:05d}"
+        tags = {"team": TEAMS[n % len(TEAMS)]} if n % 4 else {}
+        lam.create_function(
+            FunctionName=name,
+            Runtime=RUNTIMES[n % len(RUNTIMES)],
+            Role=roles[n % len(roles)],
+            Handler="handler.handle",
+            Code={"ZipFile": code},
+            Environment={"Variables": {"LOG_LEVEL": "info", "API_TOKEN": "bench-not-a-secret"}},
+            Tags=tags,
+        )
+        if n % 10 == 0:
+            lam.create_function_url_config(FunctionName=name, AuthType="NONE")
+        if n % 20 == 0:
+            lam.add_permission(
+                FunctionName=name,
+                StatementId="anyone",
+                Action="lambda:InvokeFunction",
+                Principal="*",
+            )
+
+    with ThreadPoolExecutor(SEED_WORKERS) as pool:
+        list(pool.map(make_function, range(functions)))
+
+    ec2, ecs = client("ec2"), client("ecs")
+    vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
+    subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
+    group = ec2.create_security_group(GroupName="bench", Description="bench", VpcId=vpc)["GroupId"]
+    network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
+    for family in range(-(-services // SERVICES_PER_TASK_DEFINITION)):
+        ecs.register_task_definition(
+            family=f"app-{family:03d}",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "app",
+                    "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app-{family}:1.{family}",
+                    "portMappings": [{"containerPort": 8080}],
+                    "environment": [{"name": "PORT", "value": "8080"}],
+                }
+            ],
+        )
+    for cluster in range(-(-services // SERVICES_PER_CLUSTER)):
+        ecs.create_cluster(clusterName=f"cluster-{cluster}")
+
+    def make_service(n):
+        ecs.create_service(
+            cluster=f"cluster-{n // SERVICES_PER_CLUSTER}",
+            serviceName=f"svc-{n:04d}",
+            taskDefinition=f"app-{n // SERVICES_PER_TASK_DEFINITION:03d}",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            tags=[{"key": "team", "value": TEAMS[n % len(TEAMS)]}] if n % 3 else [],
+        )
+
+    with ThreadPoolExecutor(SEED_WORKERS) as pool:
+        list(pool.map(make_service, range(services)))
+
+
+# --- measuring --------------------------------------------------------------------------------
+
+
+class CallCounter:
+    """Counts every API call the collector's clients make, by operation."""
+
+    def __init__(self):
+        self.calls = Counter()
+        self._lock = threading.Lock()
+
+    def __call__(self, model, **_):
+        with self._lock:
+            self.calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    def take(self) -> Counter:
+        with self._lock:
+            taken, self.calls = self.calls, Counter()
+        return taken
+
+
+def collector_config(concurrency: int) -> dict:
+    return {
+        "regions": [REGION],
+        "services": ["ecr", "lambda", "ecs", "eks"],
+        "concurrency": concurrency,
+    }
+
+
+def collect_only(url: str, concurrency: int) -> dict:
+    """The collector alone: every record of every scope, discarded."""
+    from datetime import UTC, datetime
+
+    from collectors.aws import AwsCollector
+    from collectors.base import SourceSettings
+    from collectors.records import DiscoveredAsset
+
+    collector = AwsCollector(
+        SourceSettings("bench", "aws", collector_config(concurrency), url), datetime.now(UTC)
+    )
+    started = time.perf_counter()
+    assets = 0
+    for spec in collector.scopes():
+        for record in collector.collect(spec, {}):
+            assets += isinstance(record, DiscoveredAsset)
+    return {"seconds": time.perf_counter() - started, "assets": assets}
+
+
+def check_database_url() -> None:
+    """Refuse to wipe anything but a database meant for benchmarks."""
+    url = os.environ.get("DATABASE_URL", "")
+    if "bench" not in urlparse(url).path:
+        sys.exit(
+            "Set DATABASE_URL to a database whose name contains 'bench' (its inventory tables "
+            "are wiped), e.g. DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_aws_bench"
+        )
+
+
+def prepare_database(url: str, concurrency: int):
+    from django.apps import apps
+    from django.core.management import call_command
+    from django.core.management.color import no_style
+    from django.db import connection
+
+    from inventory.models import OwnershipRule, Source, Team
+
+    call_command("migrate", verbosity=0)
+    tables = [model._meta.db_table for model in apps.get_app_config("inventory").get_models()]
+    flush = connection.ops.sql_flush(no_style(), tables, reset_sequences=True, allow_cascade=True)
+    connection.ops.execute_sql_flush(flush)
+    for position, name in enumerate(TEAMS):
+        team = Team.objects.create(name=name, slug=name)
+        OwnershipRule.objects.create(
+            position=position, name=f"{name} tag", team=team, tag_key="team", tag_value=name
+        )
+    return Source.objects.create(
+        name="bench-aws", provider="aws", endpoint_url=url, config=collector_config(concurrency)
+    )
+
+
+def run_once(source) -> dict:
+    from collectors.runner import run_source
+
+    started = time.perf_counter()
+    run = run_source(source)
+    seconds = time.perf_counter() - started
+    if run.status != "succeeded":
+        sys.exit(f"collection failed: {run.error}")
+    return {"seconds": seconds, "assets": run.seen, "new": run.new, "changed": run.changed}
+
+
+def print_rows(rows: list[dict]) -> None:
+    header = (
+        "concurrency",
+        "phase",
+        "time (s)",
+        "assets",
+        "assets/s",
+        "new",
+        "changed",
+        "API calls",
+        "calls/asset",
+    )
+    lines = [header]
+    for r in rows:
+        lines.append(
+            (
+                str(r["concurrency"]),
+                r["phase"],
+                f"{r['seconds']:.1f}",
+                f"{r['assets']:,}",
+                f"{r['assets'] / r['seconds']:,.0f}",
+                f"{r['new']:,}" if "new" in r else "-",
+                f"{r['changed']:,}" if "changed" in r else "-",
+                f"{r['calls']:,}",
+                f"{r['calls'] / max(r['assets'], 1):.2f}",
+            )
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    print()
+    for line in lines:
+        print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--functions", type=int, default=2000)
+    parser.add_argument("--services", type=int, default=500)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--no-ingest", action="store_true", help="measure the collector alone")
+    args = parser.parse_args()
+
+    if not args.no_ingest:
+        check_database_url()
+    dummy_credentials()
+    os.environ.setdefault("SECRET_KEY", "bench-only")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+    import django
+
+    django.setup()
+    from collectors.aws import session
+
+    server, url = start_moto()
+    try:
+        started = time.perf_counter()
+        seed(url, args.functions, args.services)
+        print(
+            f"seeded {args.functions:,} functions and {args.services:,} services in moto "
+            f"in {time.perf_counter() - started:.1f}s",
+            flush=True,
+        )
+        counter = CallCounter()
+        session.CLIENT_HOOKS.append(("before-call", counter))
+        rows, operations = [], Counter()
+        for concurrency in args.concurrency:
+            counter.take()
+            result = collect_only(url, concurrency)
+            calls = counter.take()
+            operations = calls
+            rows.append(
+                {
+                    "concurrency": concurrency,
+                    "phase": "collect",
+                    **result,
+                    "calls": sum(calls.values()),
+                }
+            )
+            print(f"concurrency {concurrency}: collect {result['seconds']:.1f}s", flush=True)
+            if args.no_ingest:
+                continue
+            source = prepare_database(url, concurrency)
+            for phase in ("first", "rerun"):
+                result = run_once(source)
+                calls = counter.take()
+                rows.append(
+                    {
+                        "concurrency": concurrency,
+                        "phase": phase,
+                        **result,
+                        "calls": sum(calls.values()),
+                    }
+                )
+                print(f"concurrency {concurrency}: {phase} {result['seconds']:.1f}s", flush=True)
+        print_rows(rows)
+        print("\nAPI calls of one collection, by operation:")
+        for operation, count in operations.most_common():
+            print(f"  {operation:45} {count:>7,}")
+    finally:
+        server.stop()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,225 @@
+"""Access history from CloudTrail's event history (``LookupEvents``): who created, changed,
+configured or deleted each function, service, task definition and cluster.
+
+Only write events are kept (reads would drown them). One lookup per event source, because
+LookupEvents filters on one attribute at a time; pages stream newest first. Each collection reads
+from where the previous one's window ended, minus the time CloudTrail may take to deliver an
+event, so a late event is read on the next run; ingest deduplicates the overlap by event id.
+"""
+
+import json
+import re
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+
+from ..records import AccessRecord
+from .common import arn_resource, parse_time
+from .session import Region
+
+EVENT_SOURCES = ("lambda.amazonaws.com", "ecs.amazonaws.com", "eks.amazonaws.com")
+# CloudTrail usually delivers an event within minutes; the next window re-reads this much.
+DELIVERY_DELAY = timedelta(minutes=20)
+MAX_LOOKBACK_DAYS = 90  # the event history CloudTrail keeps
+PAGE_SIZE = 50  # the most LookupEvents returns per call
+MAX_DETAIL_TEXT = 500
+# The events that create an asset (Lambda's carry an API version: CreateFunction20150331);
+# not CreateFunctionUrlConfig, which configures a function that already exists.
+CREATION = re.compile(r"^(CreateFunction(\d+)?|CreateService|CreateCluster)$")
+
+
+# --- get --------------------------------------------------------------------------------------
+
+
+def get_events(region: Region, source: str, start: datetime, end: datetime) -> Iterator[dict]:
+    return region.pages(
+        "cloudtrail",
+        "lookup_events",
+        "Events",
+        page_size=PAGE_SIZE,
+        LookupAttributes=[{"AttributeKey": "EventSource", "AttributeValue": source}],
+        StartTime=start,
+        EndTime=end,
+    )
+
+
+# --- transform --------------------------------------------------------------------------------
+
+
+def _payload(event: dict) -> dict:
+    try:
+        payload = json.loads(event.get("CloudTrailEvent") or "{}")
+    except ValueError:
+        return {}
+    return payload if isinstance(payload, dict) else {}
+
+
+def _mapping(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+class Arns:
+    """Builds the keys Daylight's AWS assets have, for the account and region of an event."""
+
+    def __init__(self, partition: str, region: str, account: str):
+        self.prefix = f"arn:{partition}"
+        self.region = region
+        self.account = account
+
+    def make(self, service: str, resource: str) -> str:
+        return f"{self.prefix}:{service}:{self.region}:{self.account}:{resource}"
+
+    def function(self, name: str) -> str:
+        """An unqualified function ARN from a name, a partial ARN or a (qualified) ARN."""
+        if name.startswith("arn:"):
+            return ":".join(name.split(":")[:7])
+        if ":function:" in name:  # "123456789012:function:name[:qualifier]"
+            name = name.split(":function:", 1)[1]
+        return self.make("lambda", f"function:{name.split(':', 1)[0]}")
+
+    def ecs(self, kind: str, name: str, cluster: str = "") -> str:
+        if name.startswith("arn:"):
+            return name
+        cluster_name = (cluster or "default").rsplit("/", 1)[-1]
+        resource = f"service/{cluster_name}/{name}" if kind == "service" else f"{kind}/{name}"
+        return self.make("ecs", resource)
+
+
+def lambda_key(name: str, params: dict, response: dict, arns: Arns) -> str:
+    target = (
+        _text(params.get("functionName"))
+        or _text(params.get("resource"))
+        or _text(response.get("functionArn"))
+    )
+    return arns.function(target) if target else ""
+
+
+def ecs_key(name: str, params: dict, response: dict, arns: Arns) -> str:
+    if name == "CreateService":
+        return _text(_mapping(response.get("service")).get("serviceArn"))
+    if name in ("UpdateService", "DeleteService") and _text(params.get("service")):
+        return arns.ecs("service", params["service"], _text(params.get("cluster")))
+    if name == "CreateCluster":
+        return _text(_mapping(response.get("cluster")).get("clusterArn"))
+    if name == "RegisterTaskDefinition":
+        return _text(_mapping(response.get("taskDefinition")).get("taskDefinitionArn"))
+    if name == "DeregisterTaskDefinition" and _text(params.get("taskDefinition")):
+        return arns.ecs("task-definition", params["taskDefinition"])
+    if _text(params.get("resourceArn")):
+        return params["resourceArn"]
+    if "Cluster" in name and _text(params.get("cluster")):
+        return arns.ecs("cluster", params["cluster"])
+    return ""
+
+
+def eks_key(name: str, params: dict, response: dict, arns: Arns) -> str:
+    if _text(params.get("resourceArn")):
+        arn = params["resourceArn"]
+        resource = arn_resource(arn)
+        if resource.startswith(("nodegroup/", "addon/", "fargateprofile/")):
+            return arns.make("eks", f"cluster/{resource.split('/')[1]}")
+        return arn
+    cluster = _text(params.get("clusterName")) or _text(params.get("name"))
+    return arns.make("eks", f"cluster/{cluster}") if cluster else ""
+
+
+ASSET_KEYS = {
+    "lambda.amazonaws.com": lambda_key,
+    "ecs.amazonaws.com": ecs_key,
+    "eks.amazonaws.com": eks_key,
+}
+
+
+def is_read_only(event: dict, payload: dict) -> bool:
+    flag = event.get("ReadOnly", payload.get("readOnly"))
+    return str(flag).lower() == "true"
+
+
+def actor_of(event: dict, payload: dict) -> str:
+    """The principal ARN (an assumed-role session often names the person), else the user name."""
+    identity = _mapping(payload.get("userIdentity"))
+    return (
+        _text(identity.get("arn"))
+        or _text(identity.get("invokedBy"))
+        or _text(event.get("Username"))
+        or _text(identity.get("principalId"))
+    )
+
+
+def transform_event(event: dict, *, partition: str, region: str, account: str):
+    """An AccessRecord for a write event; None for a read-only one."""
+    payload = _payload(event)
+    if is_read_only(event, payload):
+        return None
+    source = _text(event.get("EventSource")) or _text(payload.get("eventSource"))
+    name = _text(event.get("EventName")) or _text(payload.get("eventName"))
+    params = _mapping(payload.get("requestParameters"))
+    response = _mapping(payload.get("responseElements"))
+    event_account = _text(payload.get("recipientAccountId")) or account
+    key_of = ASSET_KEYS.get(source)
+    asset_key = (
+        key_of(name, params, response, Arns(partition, region, event_account)) if key_of else ""
+    )
+    identity = _mapping(payload.get("userIdentity"))
+    issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
+    detail = {
+        "event_source": source,
+        "identity_type": _text(identity.get("type")),
+        "session_issuer": _text(issuer.get("arn")),
+        "username": _text(event.get("Username")),
+        "resources": [
+            _text(r.get("ResourceName"))[:MAX_DETAIL_TEXT]
+            for r in event.get("Resources") or []
+            if isinstance(r, dict)
+        ][:20],
+    }
+    if payload.get("errorMessage"):
+        detail["error_message"] = _text(payload["errorMessage"])[:MAX_DETAIL_TEXT]
+    return AccessRecord(
+        event_id=event["EventId"],
+        provider="aws",
+        occurred_at=parse_time(event.get("EventTime") or payload.get("eventTime")),
+        action=name,
+        asset_key=asset_key,
+        actor=actor_of(event, payload),
+        source_ip=_text(payload.get("sourceIPAddress")),
+        user_agent=_text(payload.get("userAgent")),
+        outcome=_text(payload.get("errorCode")) or "success",
+        detail=detail,
+    )
+
+
+def is_creation(record: AccessRecord) -> bool:
+    """A successful Create* of an asset: its actor is the asset's creator."""
+    return (
+        record.outcome == "success"
+        and bool(CREATION.match(record.action))
+        and bool(record.asset_key)
+    )
+
+
+def window(cursor: dict, now: datetime, lookback_days: int) -> tuple[datetime, datetime]:
+    """(start, end) of the events to read now; the cursor keeps where the last window ended."""
+    earliest = now - timedelta(days=min(lookback_days, MAX_LOOKBACK_DAYS))
+    since = parse_time(cursor.get("cloudtrail_since"))
+    return (max(since, earliest) if since else earliest), now
+
+
+def next_since(start: datetime, now: datetime) -> str:
+    return max(start, now - DELIVERY_DELAY).isoformat()
+
+
+# --- collect ----------------------------------------------------------------------------------
+
+
+def collect(region: Region, start: datetime, end: datetime) -> Iterator[AccessRecord]:
+    for source in EVENT_SOURCES:
+        for event in get_events(region, source, start, end):
+            record = transform_event(
+                event, partition=region.partition, region=region.region, account=region.account
+            )
+            if record is not None:
+                yield record

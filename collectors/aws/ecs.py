@@ -1,0 +1,470 @@
+"""ECS on Fargate and EC2: clusters, services, and the containers they run.
+
+Each service becomes a workload asset, and each container definition of its current task
+definition a container asset under it (keyed by service and container name, so a new task
+definition revision is a change of the same container, not a new one). Tasks started outside
+any service (``run_task``, scheduled jobs) become container assets of their own under the
+cluster. Running tasks supply the image digests that task definitions do not say.
+"""
+
+import threading
+from collections.abc import Iterator
+from functools import partial
+
+from ..records import DiscoveredAsset, Endpoint
+from .common import ScopeContext, chunks, labels_from_tags, last_segment, ordered_map, parse_time
+from .session import Region
+
+DESCRIBE_SERVICES_MAX = 10
+DESCRIBE_TASKS_MAX = 100
+DESCRIBE_CLUSTERS_MAX = 100
+DESCRIBE_TARGET_GROUPS_MAX = 20
+LIST_PAGE_SIZE = 100  # the most ListClusters, ListServices and ListTasks return per call
+ROOT_USERS = {"root", "0"}
+# Host paths that hand a container the host (its runtime socket, its root, its kernel views).
+SENSITIVE_HOST_PATHS = {
+    "/",
+    "/etc",
+    "/proc",
+    "/sys",
+    "/root",
+    "/var/run",
+    "/run",
+    "/var/run/docker.sock",
+    "/run/docker.sock",
+    "/run/containerd/containerd.sock",
+    "/var/lib/docker",
+}
+
+
+# --- get --------------------------------------------------------------------------------------
+
+
+def get_cluster_arns(region: Region) -> Iterator[str]:
+    return region.pages("ecs", "list_clusters", "clusterArns", page_size=LIST_PAGE_SIZE)
+
+
+def get_clusters(region: Region, arns: list[str]) -> list[dict]:
+    response = region.call("ecs", "describe_clusters", clusters=arns, include=["TAGS", "SETTINGS"])
+    return response.get("clusters", [])
+
+
+def get_service_arns(region: Region, cluster_arn: str) -> Iterator[str]:
+    return region.pages(
+        "ecs", "list_services", "serviceArns", page_size=LIST_PAGE_SIZE, cluster=cluster_arn
+    )
+
+
+def get_services(region: Region, cluster_arn: str, arns: list[str]) -> list[dict]:
+    response = region.call(
+        "ecs", "describe_services", cluster=cluster_arn, services=arns, include=["TAGS"]
+    )
+    return response.get("services", [])
+
+
+def get_task_definition(region: Region, arn: str) -> dict:
+    """``{"taskDefinition": …, "tags": […]}`` as describe_task_definition answers."""
+    return region.call("ecs", "describe_task_definition", taskDefinition=arn, include=["TAGS"])
+
+
+def get_task_arns(region: Region, cluster_arn: str) -> Iterator[str]:
+    return region.pages(
+        "ecs", "list_tasks", "taskArns", page_size=LIST_PAGE_SIZE, cluster=cluster_arn
+    )
+
+
+def get_tasks(region: Region, cluster_arn: str, arns: list[str]) -> list[dict]:
+    response = region.call(
+        "ecs", "describe_tasks", cluster=cluster_arn, tasks=arns, include=["TAGS"]
+    )
+    return response.get("tasks", [])
+
+
+def get_target_groups(region: Region, arns: list[str]) -> list[dict]:
+    return region.call("elbv2", "describe_target_groups", TargetGroupArns=arns).get(
+        "TargetGroups", []
+    )
+
+
+def get_load_balancers(region: Region, arns: list[str]) -> list[dict]:
+    return region.call("elbv2", "describe_load_balancers", LoadBalancerArns=arns).get(
+        "LoadBalancers", []
+    )
+
+
+# --- transform --------------------------------------------------------------------------------
+
+
+def transform_cluster(cluster: dict, *, account: str, region: str, creator: str = ""):
+    settings = {s.get("name"): s.get("value") for s in cluster.get("settings", [])}
+    return DiscoveredAsset(
+        key=cluster["clusterArn"],
+        provider="aws",
+        kind="cluster",
+        name=cluster.get("clusterName") or last_segment(cluster["clusterArn"]),
+        account=account,
+        region=region,
+        labels=labels_from_tags(cluster.get("tags")),
+        attributes={
+            "service": "ECS",
+            "capacity_providers": sorted(cluster.get("capacityProviders", [])),
+            "container_insights": settings.get("containerInsights", ""),
+        },
+        state=cluster.get("status", ""),
+        observed={
+            "running_tasks": cluster.get("runningTasksCount"),
+            "pending_tasks": cluster.get("pendingTasksCount"),
+            "active_services": cluster.get("activeServicesCount"),
+            "container_instances": cluster.get("registeredContainerInstancesCount"),
+        },
+        creator=creator,
+    )
+
+
+def launch_type(service_or_task: dict) -> str:
+    """FARGATE or EC2 (or EXTERNAL), also when a capacity provider strategy decides it."""
+    if service_or_task.get("launchType"):
+        return service_or_task["launchType"]
+    providers = [
+        s.get("capacityProvider", "") for s in service_or_task.get("capacityProviderStrategy", [])
+    ]
+    if providers and all(p.startswith("FARGATE") for p in providers):
+        return "FARGATE"
+    return "EC2" if providers else ""
+
+
+def public_ip_assigned(service_or_task: dict) -> bool:
+    vpc = (service_or_task.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    return vpc.get("assignPublicIp") == "ENABLED"
+
+
+def service_endpoints(
+    service: dict, task_definition: dict, load_balancers: dict[str, list[dict]]
+) -> list[Endpoint]:
+    """Where the service answers: its load balancers (public when internet-facing), and the
+    container ports of tasks that get a public IP (security groups are not evaluated)."""
+    endpoints = []
+    for attachment in service.get("loadBalancers", []):
+        target = f"{attachment.get('containerName', '')}:{attachment.get('containerPort', '')}"
+        for lb in load_balancers.get(attachment.get("targetGroupArn", ""), []):
+            via = f"load balancer {lb.get('LoadBalancerName', '')} -> {target}"
+            public = lb.get("Scheme") == "internet-facing"
+            endpoints.append(Endpoint(lb.get("DNSName", ""), public, "", via))
+    if public_ip_assigned(service):
+        for container in task_definition.get("containerDefinitions", []):
+            for mapping in container.get("portMappings", []):
+                port = mapping.get("hostPort") or mapping.get("containerPort")
+                protocol = mapping.get("protocol", "tcp")
+                endpoints.append(
+                    Endpoint(
+                        f"task public IP:{port}/{protocol}",
+                        True,
+                        "",
+                        "assignPublicIp ENABLED (security groups not evaluated)",
+                    )
+                )
+    return endpoints
+
+
+def transform_service(
+    service: dict,
+    task_definition: dict,
+    load_balancers: dict[str, list[dict]],
+    *,
+    account: str,
+    region: str,
+    creator: str = "",
+) -> DiscoveredAsset:
+    """A service as a workload. ``task_definition`` is its current one (may be {} if unknown)."""
+    return DiscoveredAsset(
+        key=service["serviceArn"],
+        provider="aws",
+        kind="workload",
+        name=service.get("serviceName", last_segment(service["serviceArn"])),
+        account=account,
+        region=region,
+        parent_key=service.get("clusterArn", ""),
+        labels=labels_from_tags(service.get("tags")),
+        endpoints=service_endpoints(service, task_definition, load_balancers),
+        attributes={
+            "service": "ECS",
+            "launch_type": launch_type(service),
+            "platform_version": service.get("platformVersion", ""),
+            "task_definition": service.get("taskDefinition", ""),
+            "scheduling_strategy": service.get("schedulingStrategy", ""),
+            "desired_count": service.get("desiredCount"),
+            "network_mode": task_definition.get("networkMode", ""),
+            "assign_public_ip": public_ip_assigned(service),
+            "load_balancers": [
+                {
+                    "target_group": lb.get("targetGroupArn", ""),
+                    "classic": lb.get("loadBalancerName", ""),
+                    "container": lb.get("containerName", ""),
+                    "port": lb.get("containerPort"),
+                }
+                for lb in service.get("loadBalancers", [])
+            ],
+        },
+        state=service.get("status", ""),
+        observed={
+            "running_count": service.get("runningCount"),
+            "pending_count": service.get("pendingCount"),
+        },
+        creator=service.get("createdBy", "") or creator,
+        created_at=parse_time(service.get("createdAt")),
+    )
+
+
+def runs_as_root(user: str | None) -> bool:
+    """An unset user runs as the image's default, which for nearly every image is root."""
+    if not user:
+        return True
+    return user.split(":", 1)[0].strip().lower() in ROOT_USERS
+
+
+def container_security(container: dict, task_definition: dict) -> dict:
+    volumes = {
+        v.get("name"): ((v.get("host") or {}).get("sourcePath") or "")
+        for v in task_definition.get("volumes", [])
+    }
+    mounted = [volumes.get(m.get("sourceVolume"), "") for m in container.get("mountPoints", [])]
+    shared = [
+        namespace
+        for namespace, mode in (
+            ("network", task_definition.get("networkMode")),
+            ("pid", task_definition.get("pidMode")),
+            ("ipc", task_definition.get("ipcMode")),
+        )
+        if mode == "host"
+    ]
+    linux = container.get("linuxParameters") or {}
+    return {
+        "privileged": bool(container.get("privileged", False)),
+        "run_as_root": runs_as_root(container.get("user")),
+        "read_only_rootfs": bool(container.get("readonlyRootFilesystem", False)),
+        "env_names": sorted(e.get("name", "") for e in container.get("environment", [])),
+        "secret_refs": sorted(s.get("name", "") for s in container.get("secrets", [])),
+        "capabilities_added": sorted((linux.get("capabilities") or {}).get("add", [])),
+        "host_namespaces": shared,
+        "sensitive_mounts": sorted(
+            {path for path in mounted if path and (path.rstrip("/") or "/") in SENSITIVE_HOST_PATHS}
+        ),
+        "task_role": task_definition.get("taskRoleArn", ""),
+    }
+
+
+def transform_containers(
+    task_definition: dict,
+    *,
+    key_prefix: str,
+    parent_key: str,
+    parent_name: str,
+    labels: dict[str, str],
+    digests: dict[str, str],
+    running_images: dict[str, str] | None = None,
+    account: str,
+    region: str,
+    launch: str = "",
+    created_at=None,
+    state: str = "",
+) -> list[DiscoveredAsset]:
+    """One container asset per container definition, keyed ``{key_prefix}/container/{name}``.
+
+    ``digests`` (and ``running_images``) map a container name to what a running task reported.
+    """
+    family = task_definition.get("family", "")
+    revision = task_definition.get("revision")
+    assets = []
+    for container in task_definition.get("containerDefinitions", []):
+        name = container.get("name", "")
+        assets.append(
+            DiscoveredAsset(
+                key=f"{key_prefix}/container/{name}",
+                provider="aws",
+                kind="container",
+                name=f"{parent_name}/{name}",
+                account=account,
+                region=region,
+                parent_key=parent_key,
+                labels=labels,
+                image=(running_images or {}).get(name) or container.get("image", ""),
+                image_digest=digests.get(name, ""),
+                security=container_security(container, task_definition),
+                attributes={
+                    "service": "ECS",
+                    "task_definition": f"{family}:{revision}" if family else "",
+                    "launch_type": launch,
+                    "essential": container.get("essential", True),
+                    "cpu": container.get("cpu"),
+                    "memory_mb": container.get("memory") or container.get("memoryReservation"),
+                    "port_mappings": [
+                        {
+                            "container_port": m.get("containerPort"),
+                            "host_port": m.get("hostPort"),
+                            "protocol": m.get("protocol", "tcp"),
+                        }
+                        for m in container.get("portMappings", [])
+                    ],
+                    "execution_role": task_definition.get("executionRoleArn", ""),
+                },
+                state=state,
+                created_at=created_at,
+            )
+        )
+    return assets
+
+
+def running_digests(tasks: list[dict]) -> dict[tuple[str, str], str]:
+    """(task definition ARN, container name) -> the image digest a running task reported."""
+    found = {}
+    for task in tasks:
+        for container in task.get("containers", []):
+            if container.get("imageDigest"):
+                found.setdefault(
+                    (task.get("taskDefinitionArn", ""), container.get("name", "")),
+                    container["imageDigest"],
+                )
+    return found
+
+
+def standalone(task: dict) -> bool:
+    """Started on its own, not by a service (whose tasks the service asset stands for)."""
+    return not (task.get("group") or "").startswith("service:")
+
+
+def index_load_balancers(target_groups: list[dict], load_balancers: list[dict]):
+    """Target group ARN -> the load balancers that forward to it."""
+    by_arn = {lb["LoadBalancerArn"]: lb for lb in load_balancers}
+    return {
+        tg["TargetGroupArn"]: [by_arn[a] for a in tg.get("LoadBalancerArns", []) if a in by_arn]
+        for tg in target_groups
+    }
+
+
+# --- collect ----------------------------------------------------------------------------------
+
+
+class _ClusterReader:
+    """Reads one cluster, remembering task definitions and load balancers already looked up."""
+
+    def __init__(self, region: Region, context: ScopeContext, task_definitions: dict):
+        self.region = region
+        self.context = context
+        self.task_definitions = task_definitions  # ARN -> describe_task_definition response
+        self.load_balancers: dict[str, list[dict]] = {}  # target group ARN -> load balancers
+        self._lock = threading.Lock()  # services are read by several workers at once
+
+    def task_definition(self, arn: str) -> dict:
+        with self._lock:
+            known = self.task_definitions.get(arn)
+        if arn and known is None:
+            known = get_task_definition(self.region, arn)
+            with self._lock:
+                self.task_definitions[arn] = known
+        return known or {}
+
+    def learn_load_balancers(self, services: list[dict]) -> None:
+        wanted = sorted(
+            {
+                lb["targetGroupArn"]
+                for s in services
+                for lb in s.get("loadBalancers", [])
+                if lb.get("targetGroupArn") and lb["targetGroupArn"] not in self.load_balancers
+            }
+        )
+        for batch in chunks(wanted, DESCRIBE_TARGET_GROUPS_MAX):
+            groups = get_target_groups(self.region, batch)
+            lb_arns = sorted({a for g in groups for a in g.get("LoadBalancerArns", [])})
+            balancers = [
+                lb
+                for lb_batch in chunks(lb_arns, DESCRIBE_TARGET_GROUPS_MAX)
+                for lb in get_load_balancers(self.region, lb_batch)
+            ]
+            with self._lock:
+                self.load_balancers.update(index_load_balancers(groups, balancers))
+
+    def read_services(self, cluster_arn: str, arns: list[str]):
+        services = get_services(self.region, cluster_arn, arns)
+        self.learn_load_balancers(services)
+        return [(s, self.task_definition(s.get("taskDefinition", ""))) for s in services]
+
+
+def collect(region: Region, context: ScopeContext) -> Iterator[DiscoveredAsset]:
+    """Every cluster, service and container of the region, streamed cluster by cluster."""
+    task_definitions: dict[str, dict] = {}  # shared by the clusters of the region
+    for batch in chunks(list(get_cluster_arns(region)), DESCRIBE_CLUSTERS_MAX):
+        for cluster in get_clusters(region, batch):
+            reader = _ClusterReader(region, context, task_definitions)
+            yield from _cluster_assets(reader, cluster)
+
+
+def _cluster_assets(reader: _ClusterReader, cluster: dict) -> Iterator[DiscoveredAsset]:
+    region, context = reader.region, reader.context
+    cluster_arn = cluster["clusterArn"]
+    yield transform_cluster(
+        cluster,
+        account=region.account,
+        region=region.region,
+        creator=context.creators.get(cluster_arn, ""),
+    )
+    digests: dict[tuple[str, str], str] = {}
+    for task_batch in chunks(list(get_task_arns(region, cluster_arn)), DESCRIBE_TASKS_MAX):
+        tasks = get_tasks(region, cluster_arn, task_batch)
+        digests.update(running_digests(tasks))
+        for task in filter(standalone, tasks):
+            yield from _standalone_containers(reader, task, region.account, region.region)
+
+    service_batches = chunks(list(get_service_arns(region, cluster_arn)), DESCRIBE_SERVICES_MAX)
+    read = partial(reader.read_services, cluster_arn)
+    for _, described in ordered_map(read, service_batches, context.workers):
+        for service, definition in described:
+            yield from _service_assets(service, definition, reader, digests, context)
+
+
+def _service_assets(service, definition, reader, digests, context):
+    asset = transform_service(
+        service,
+        definition.get("taskDefinition", {}),
+        reader.load_balancers,
+        account=reader.region.account,
+        region=reader.region.region,
+        creator=context.creators.get(service["serviceArn"], ""),
+    )
+    yield asset
+    task_definition = definition.get("taskDefinition", {})
+    td_arn = task_definition.get("taskDefinitionArn", "")
+    yield from transform_containers(
+        task_definition,
+        key_prefix=asset.key,
+        parent_key=asset.key,
+        parent_name=asset.name,
+        labels={**labels_from_tags(definition.get("tags")), **asset.labels},
+        digests={c: d for (arn, c), d in digests.items() if arn == td_arn},
+        account=asset.account,
+        region=asset.region,
+        launch=asset.attributes["launch_type"],
+        state=asset.state,
+    )
+
+
+def _standalone_containers(reader: _ClusterReader, task: dict, account: str, region: str):
+    definition = reader.task_definition(task.get("taskDefinitionArn", ""))
+    containers = task.get("containers", [])
+    yield from transform_containers(
+        definition.get("taskDefinition", {}),
+        key_prefix=task["taskArn"],
+        parent_key=task.get("clusterArn", ""),
+        parent_name=f"{last_segment(task.get('clusterArn', ''))}/{last_segment(task['taskArn'])}",
+        labels={**labels_from_tags(definition.get("tags")), **labels_from_tags(task.get("tags"))},
+        digests={
+            c.get("name", ""): c.get("imageDigest", "") for c in containers if c.get("imageDigest")
+        },
+        running_images={
+            c.get("name", ""): c.get("image", "") for c in containers if c.get("image")
+        },
+        account=account,
+        region=region,
+        launch=launch_type(task),
+        created_at=parse_time(task.get("createdAt")),
+        state=(task.get("lastStatus") or "").lower(),
+    )

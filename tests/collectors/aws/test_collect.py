@@ -1,0 +1,353 @@
+"""The AWS collector end to end: moto in server mode and a local CloudTrail, through boto3,
+into the real ingest path and database."""
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from django.core.management import call_command
+
+from collectors.runner import run_source
+from inventory.models import (
+    AccessEvent,
+    Asset,
+    AssetChange,
+    Finding,
+    FindingStatus,
+    OwnershipRule,
+    RunStatus,
+    Source,
+    Team,
+)
+
+from .estate import MAIN, ORG_ROLE, Estate
+
+pytestmark = pytest.mark.django_db
+
+REGIONS = ["us-east-1", "eu-west-1"]
+DEV = f"arn:aws:sts::{MAIN}:assumed-role/Developer/dev.intern@acme.example"
+CI = f"arn:aws:sts::{MAIN}:assumed-role/Deployer/ci-deployer"
+SAM = f"arn:aws:sts::{MAIN}:assumed-role/Platform/sam.okafor@acme.example"
+
+
+@pytest.fixture
+def estate(aws):
+    return Estate(aws).seed()
+
+
+@pytest.fixture
+def teams(db):
+    payments = Team.objects.create(name="Payments", slug="payments")
+    platform = Team.objects.create(name="Platform", slug="platform")
+    OwnershipRule.objects.create(
+        name="payments tag", team=payments, tag_key="team", tag_value="payments", position=1
+    )
+    OwnershipRule.objects.create(
+        name="platform tag", team=platform, tag_key="team", tag_value="platform", position=2
+    )
+    return payments, platform
+
+
+def trail_event(event_id, name, source, when, actor, params=None, response=None, **extra):
+    read_only = extra.pop("read_only", False)
+    record = {
+        "eventVersion": "1.09",
+        "userIdentity": {"type": "AssumedRole", "arn": actor, "accountId": MAIN},
+        "eventTime": when.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "eventSource": source,
+        "eventName": name,
+        "awsRegion": "us-east-1",
+        "sourceIPAddress": "203.0.113.7",
+        "userAgent": "aws-cli/2.15.0",
+        "requestParameters": params,
+        "responseElements": response,
+        "eventID": event_id,
+        "readOnly": read_only,
+        "recipientAccountId": MAIN,
+        **extra,
+    }
+    return {
+        "EventId": event_id,
+        "EventName": name,
+        "ReadOnly": "true" if read_only else "false",
+        "EventTime": when,
+        "EventSource": source,
+        "Username": actor.rsplit("/", 1)[-1],
+        "Resources": [],
+        "CloudTrailEvent": record,
+    }
+
+
+@pytest.fixture
+def trail(cloudtrail_server, estate):
+    """CloudTrail history of us-east-1: five write events in the window, one read, one too old."""
+    now = datetime.now(UTC)
+    lam, ecs, eks = "lambda.amazonaws.com", "ecs.amazonaws.com", "eks.amazonaws.com"
+    events = [
+        trail_event(
+            "ev-create-hook",
+            "CreateFunction20150331",
+            lam,
+            now - timedelta(days=5),
+            DEV,
+            {"functionName": "public-hook", "runtime": "nodejs18.x"},
+            {"functionArn": estate.arns["public-hook"]},
+        ),
+        trail_event(
+            "ev-url-hook",
+            "CreateFunctionUrlConfig20211031",
+            lam,
+            now - timedelta(days=4, hours=23),
+            CI,
+            {"functionName": "public-hook", "authType": "NONE"},
+        ),
+        trail_event(
+            "ev-update-checkout",
+            "UpdateFunctionConfiguration20150331v2",
+            lam,
+            now - timedelta(days=2),
+            CI,
+            {"functionName": estate.arns["checkout"]},
+        ),
+        trail_event(
+            "ev-denied-checkout",
+            "UpdateFunctionCode20150331v2",
+            lam,
+            now - timedelta(days=1),
+            DEV,
+            {"functionName": "checkout"},
+            errorCode="AccessDenied",
+            errorMessage="not authorized",
+        ),
+        trail_event(
+            "ev-read-checkout",
+            "GetFunction20150331v2",
+            lam,
+            now - timedelta(hours=3),
+            DEV,
+            {"functionName": "checkout"},
+            read_only=True,
+        ),
+        trail_event(
+            "ev-create-web",
+            "CreateService",
+            ecs,
+            now - timedelta(days=4),
+            SAM,
+            {"serviceName": "web", "cluster": "prod"},
+            {"service": {"serviceArn": estate.arns["web"]}},
+        ),
+        trail_event(
+            "ev-create-lab", "CreateCluster", eks, now - timedelta(days=10), SAM, {"name": "lab"}
+        ),
+        trail_event(
+            "ev-ancient",
+            "DeleteFunction20150331",
+            lam,
+            now - timedelta(days=120),
+            DEV,
+            {"functionName": "long-gone"},
+        ),
+    ]
+    for event in events:
+        cloudtrail_server.add("us-east-1", **event)
+    return cloudtrail_server
+
+
+def organization_source(estate, trail, **overrides):
+    config = {
+        "regions": REGIONS,
+        "organization_role_name": ORG_ROLE,
+        "accounts": [MAIN, estate.sandbox],
+        "endpoint_urls": {"cloudtrail": trail.url},
+        "concurrency": 4,
+        **overrides.pop("config", {}),
+    }
+    defaults = {"provider": "aws", "endpoint_url": estate.url, "config": config, **overrides}
+    source = Source(name="aws-org", **defaults)
+    source.full_clean()
+    source.save()
+    return source
+
+
+def alive(name):
+    return Asset.objects.get(name=name, gone_at__isnull=True)
+
+
+def open_rules(name):
+    return set(
+        Finding.objects.filter(asset__name=name, status=FindingStatus.OPEN).values_list(
+            "rule", flat=True
+        )
+    )
+
+
+def test_collect_command_inventories_the_estate(estate, trail, teams, capsys):
+    payments, platform = teams
+    source = organization_source(estate, trail)
+
+    call_command("collect", "--source", source.name)
+
+    run = source.runs.get()
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert sorted(source.scopes.values_list("key", flat=True)) == sorted(
+        [
+            f"{MAIN}/organization",
+            f"{MAIN}/us-east-1",
+            f"{MAIN}/eu-west-1",
+            f"{estate.sandbox}/us-east-1",
+            f"{estate.sandbox}/eu-west-1",
+        ]
+    )
+    by_kind = {}
+    for kind, name in Asset.objects.values_list("kind", "name"):
+        by_kind.setdefault(kind, set()).add(name)
+    assert by_kind["function"] == {
+        "checkout",
+        "public-hook",
+        "open-invoke",
+        "eu-report",
+        "sandbox-fn",
+    }
+    assert by_kind["workload"] == {"web", "worker"}
+    assert by_kind["container"] == {"web/nginx", "worker/worker"}
+    assert by_kind["cluster"] == {"prod", "lab"}
+    assert by_kind["image"] == {"worker:1.4.2"}
+    assert by_kind["account"] == {"master", "sandbox", "forgotten-poc"}
+
+    # versions, as the rules expect them
+    hook = alive("public-hook")
+    assert hook.runtime == "nodejs18" and hook.attributes["runtime_deprecated"] is True
+    assert hook.security["env_names"] == ["LOG_LEVEL", "STRIPE_API_KEY"]
+    assert "sk_test" not in str(Asset.objects.values_list("security", "attributes"))
+    assert alive("lab").platform_version == "1.27"
+    nginx = alive("web/nginx")
+    assert (nginx.image, nginx.parent.name, nginx.parent.parent.name) == (
+        "nginx:latest",
+        "web",
+        "prod",
+    )
+    assert alive("checkout").attributes["aliases"] == {"live": "1"}
+    sandbox_fn = alive("sandbox-fn")
+    assert (sandbox_fn.account, sandbox_fn.region) == (estate.sandbox, "us-east-1")
+
+    # owners from tags and rules; untagged resources are untracked
+    assert alive("checkout").owner == payments and alive("checkout").tracking == "tracked"
+    assert alive("open-invoke").owner == platform
+    assert alive("web/nginx").owner == payments  # the service's tags reach its containers
+    for untracked in ("public-hook", "worker", "lab", "sandbox-fn"):
+        assert alive(untracked).tracking == "untracked", untracked
+
+    # findings
+    assert {"unauthenticated-endpoint", "runtime-eol", "secret-env-names", "admin-role"} <= (
+        open_rules("public-hook")
+    )
+    assert "unauthenticated-endpoint" in open_rules("open-invoke")  # Principal *, no condition
+    assert "unauthenticated-endpoint" in open_rules("checkout")  # HTTP API route, no auth
+    assert {"privileged", "unpinned-image", "runs-as-root"} <= open_rules("web/nginx")
+    assert "public-endpoint" in open_rules("web")  # internet-facing load balancer, public IP
+    assert {"public-endpoint", "platform-eol", "no-audit-logging"} <= open_rules("lab")
+    assert not {"privileged", "runs-as-root", "unpinned-image"} & open_rules("worker/worker")
+    assert alive("public-hook").exposed and not alive("worker").exposed
+
+    # access history: write events in the window only, linked to their assets
+    events = {e.event_id: e for e in AccessEvent.objects.all()}
+    assert set(events) == {
+        "ev-create-hook",
+        "ev-url-hook",
+        "ev-update-checkout",
+        "ev-denied-checkout",
+        "ev-create-web",
+        "ev-create-lab",
+    }
+    assert events["ev-create-hook"].asset == hook and events["ev-create-hook"].actor == DEV
+    assert events["ev-update-checkout"].asset.name == "checkout"
+    assert events["ev-denied-checkout"].outcome == "AccessDenied"
+    assert events["ev-create-web"].asset.name == "web"
+    assert events["ev-create-lab"].asset.name == "lab"
+    # the creator of an asset is whoever created it, not who configured it afterwards
+    assert hook.creator == DEV and alive("lab").creator == SAM and alive("web").creator == SAM
+
+    # shadow accounts: every member is reported; the collector says which it reads itself
+    accounts = {a.name: a for a in Asset.objects.filter(kind="account")}
+    assert accounts["forgotten-poc"].attributes["collected"] is False
+    assert accounts["sandbox"].attributes["collected"] is True
+    assert accounts["sandbox"].owner == platform  # member account tags are labels too
+    assert "aws-org" in capsys.readouterr().out
+
+
+def test_a_second_run_changes_nothing_and_reads_events_from_the_cursor(estate, trail, teams):
+    source = organization_source(estate, trail)
+    first = run_source(source)
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    first_requests = len(trail.requests)
+
+    second = run_source(source)
+
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert (second.new, second.changed, second.gone, second.events) == (0, 0, 0, 0)
+    assert second.seen == first.seen
+    assert AssetChange.objects.filter(run__run=second).count() == 0
+    # the second run asks only for events since the first run's window ended
+    later = [r for r in trail.requests[first_requests:] if r["region"] == "us-east-1"]
+    assert later and all(
+        datetime.fromtimestamp(r["StartTime"], UTC) > first.started_at - timedelta(hours=1)
+        for r in later
+    )
+    # creators learned from events that are now outside the window are kept by the cursor
+    assert alive("public-hook").creator == DEV
+
+
+def test_a_deleted_function_is_marked_gone_with_a_timeline_entry(estate, trail, teams):
+    source = organization_source(estate, trail)
+    run_source(source)
+    assert "unauthenticated-endpoint" in open_rules("checkout")
+
+    estate.client("lambda").delete_function(FunctionName="checkout")
+    run = run_source(source)
+
+    assert run.status == RunStatus.SUCCEEDED and run.gone == 1
+    checkout = Asset.objects.get(name="checkout")
+    assert checkout.gone_at is not None
+    change = checkout.changes.get(field="lifecycle", new="gone")
+    assert change.run.run == run
+    assert not open_rules("checkout")
+    assert Asset.objects.filter(gone_at__isnull=True, kind="function").count() == 4
+
+
+def test_access_denied_in_one_region_leaves_its_assets_intact(estate, trail, gate):
+    source = organization_source(estate, trail, endpoint_url=gate.url)
+    assert run_source(source).status == RunStatus.SUCCEEDED
+
+    gate.denied.add(("lambda", "eu-west-1"))
+    estate.client("lambda").delete_function(FunctionName="open-invoke")  # a change elsewhere
+    run = run_source(source)
+
+    assert run.status == RunStatus.PARTIAL
+    statuses = dict(run.scope_runs.values_list("scope__key", "status"))
+    assert statuses[f"{MAIN}/eu-west-1"] == RunStatus.FAILED
+    assert statuses[f"{MAIN}/us-east-1"] == RunStatus.SUCCEEDED
+    failed = run.scope_runs.get(scope__key=f"{MAIN}/eu-west-1")
+    assert "lambda:ListFunctions eu-west-1" in failed.error and "AccessDenied" in failed.error
+    assert alive("eu-report")  # nothing of the failed region is marked gone
+    assert Asset.objects.get(name="open-invoke").gone_at is not None  # the other region went on
+    assert gate.refused
+
+
+def test_a_source_reaches_another_account_by_assuming_its_role(estate, trail):
+    source = Source.objects.create(
+        name="aws-sandbox",
+        provider="aws",
+        endpoint_url=estate.url,
+        config={
+            "regions": ["us-east-1"],
+            "role_arn": f"arn:aws:iam::{estate.sandbox}:role/{ORG_ROLE}",
+            "external_id": "daylight-test",
+            "services": ["lambda", "ecs"],
+        },
+    )
+
+    run = run_source(source)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert list(source.scopes.values_list("key", flat=True)) == [f"{estate.sandbox}/us-east-1"]
+    assert list(Asset.objects.values_list("name", "account")) == [("sandbox-fn", estate.sandbox)]
