@@ -5,6 +5,7 @@ overview. A value that does not validate is dropped and said so, never guessed a
 """
 
 from datetime import datetime
+from functools import cache
 from urllib.parse import urlencode
 
 from django import forms
@@ -197,11 +198,16 @@ def as_params(criteria: dict, sort: str = DEFAULT_SORT) -> dict:
     return params
 
 
+@cache
+def _explorer_path() -> str:
+    return reverse("dashboard:assets")
+
+
 def assets_url(**criteria) -> str:
     """The explorer's URL for these filters, e.g. ``assets_url(provider="aws", exposed="yes")``."""
     params = {name: value for name, value in criteria.items() if value not in (None, "")}
     query = urlencode(as_params(params))
-    return reverse("dashboard:assets") + (f"?{query}" if query else "")
+    return _explorer_path() + (f"?{query}" if query else "")
 
 
 def chips(form: AssetFilterForm, criteria: dict, sort: str) -> list[dict]:

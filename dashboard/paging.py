@@ -72,7 +72,7 @@ def decode_token(token: str, keys: list[SortKey]) -> list | None:
     for key, value in zip(keys, values, strict=True):
         if key.type is datetime:
             value = parse_datetime(value) if isinstance(value, str) else None
-        elif type(value) is not key.type:  # bool is an int, but never a sort value here
+        elif type(value) is not key.type:  # exact: a bool is an int, an int is not a bool
             value = None
         if value is None:
             return None

@@ -8,6 +8,8 @@ urlpatterns = [
     path("assets/", views.assets, name="assets"),
     path("assets/export.csv", views.assets_export, name="assets-export"),
     path("assets/<int:pk>/", views.asset_detail, name="asset"),
+    path("reconcile/", views.reconcile, name="reconcile"),
+    path("reconcile/decide/", views.decide, name="decide"),
     path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

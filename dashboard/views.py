@@ -1,17 +1,60 @@
 """The dashboard's pages. Each reads through ``inventory.selectors`` and renders on the server;
 JavaScript is never needed to read anything."""
 
+from datetime import datetime
+from functools import wraps
 from urllib.parse import urlencode
 
-from django.http import Http404
-from django.shortcuts import get_object_or_404, render
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import Http404, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
 
 from inventory import selectors
 from inventory.models import Asset, Team
+from inventory.roles import RECONCILER, has_role
 
 from . import exports
 from .filters import AssetFilterForm, as_params, chips, keys_for, sort_links
-from .paging import capped_count, keyset_page
+from .forms import DecisionForm, default_expiry
+from .paging import SortKey, capped_count, keyset_page
+
+# The queue's ranking (see selectors.untracked_queue): exposed first, then the worst open
+# finding, then end of life, then the longest unclaimed.
+QUEUE_ORDER = [
+    SortKey("exposed", descending=True, type=bool),
+    SortKey("severity_rank", descending=True, type=int),
+    SortKey("eol", descending=True, type=bool),
+    SortKey("first_seen", type=datetime),
+    SortKey("id", type=int),
+]
+QUEUE_FILTERS = ("q", "provider", "kind", "account", "namespace", "exposed")
+
+
+def role_required(role):
+    """Views that change something: anyone below ``role`` gets 403, whatever the page showed."""
+
+    def decorate(view):
+        @wraps(view)
+        def guarded(request, *args, **kwargs):
+            if not has_role(request.user, role):
+                raise PermissionDenied(f"This needs the {role} role.")
+            return view(request, *args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+def _page_links(params, page):
+    return {
+        "next_url": "?" + urlencode({**params, "after": page.next_token}),
+        "previous_url": "?" + urlencode({**params, "before": page.previous_token}),
+        "first_url": "?" + urlencode(params),
+    }
 
 
 def overview(request):
@@ -23,14 +66,20 @@ def asset_detail(request, pk):
         asset = selectors.asset_for_page(pk)
     except Asset.DoesNotExist:
         raise Http404("No such asset.") from None
-    return render(
-        request, "dashboard/asset_detail.html", {"asset": asset, **selectors.asset_detail(asset)}
-    )
+    context = {"asset": asset, **selectors.asset_detail(asset)}
+    if asset.tracking == "untracked" and not asset.gone_at:
+        teams = selectors.teams_for_choice()
+        context["evidence"] = selectors.queue_evidence([asset], teams)[asset.pk]
+        context["teams"] = teams
+    if has_role(request.user, RECONCILER) and not asset.gone_at:
+        context["teams"] = context.get("teams") or selectors.teams_for_choice()
+        context["default_expiry"] = default_expiry()
+        context["here"] = request.get_full_path()
+    return render(request, "dashboard/asset_detail.html", context)
 
 
 def team_list(request):
-    context = {"teams": selectors.teams(), "untracked": selectors.untracked_count()}
-    return render(request, "dashboard/team_list.html", context)
+    return render(request, "dashboard/team_list.html", selectors.teams())
 
 
 def team_detail(request, slug):
@@ -73,10 +122,8 @@ def assets(request):
         "count": count,
         "count_more": more,
         "exact_count_url": "?" + urlencode({**params, "count": "exact"}),
-        "next_url": "?" + urlencode({**params, "after": page.next_token}),
-        "previous_url": "?" + urlencode({**params, "before": page.previous_token}),
-        "first_url": "?" + urlencode(params),
         "export_url": "export.csv?" + urlencode(params),
+        **_page_links(params, page),
     }
     return render(request, "dashboard/assets.html", context)
 
@@ -86,3 +133,71 @@ def assets_export(request):
     _, _, sort, matching = _filtered_assets(request)
     ordered = selectors.asset_rows(matching).order_by(*(k.order_by() for k in keys_for(sort)))
     return exports.assets_csv(ordered)
+
+
+def reconcile(request):
+    """The queue: untracked assets, riskiest first, each with its evidence and a suggested
+    owner; reconcilers decide one by one or on a selection."""
+    form = AssetFilterForm(request.GET, selectors.team_choices())
+    criteria = {k: v for k, v in form.criteria().items() if k in QUEUE_FILTERS}
+    queue = selectors.untracked_queue(criteria)
+    page = keyset_page(
+        selectors.asset_rows(queue),
+        QUEUE_ORDER,
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    teams = selectors.teams_for_choice()
+    evidence = selectors.queue_evidence(page.rows, teams)
+    count, more = capped_count(queue)
+    params = as_params(criteria)
+    context = {
+        "form": form,
+        "filter_fields": [form[name] for name in QUEUE_FILTERS],
+        "chips": chips(form, criteria, "name"),
+        "rows": [(asset, evidence[asset.pk], selectors.risk_reasons(asset)) for asset in page.rows],
+        "page": page,
+        "count": count,
+        "count_more": more,
+        "teams": teams,
+        "default_expiry": default_expiry(),
+        "here": request.get_full_path(),
+        **_page_links(params, page),
+    }
+    return render(request, "dashboard/reconcile.html", context)
+
+
+def _back(request, url):
+    """Back to where the decision was made; htmx is told to go there itself, so the message
+    shows on a full page."""
+    if request.headers.get("HX-Request"):
+        response = HttpResponse(status=204)
+        response["HX-Redirect"] = url
+        return response
+    return redirect(url)
+
+
+@require_POST
+@role_required(RECONCILER)
+def decide(request):
+    """Apply a reconciler's decision, then go back where it was made. With htmx (a single row
+    decided in place) the answer is the row's replacement instead."""
+    form = DecisionForm(request.POST)
+    back = request.POST.get("next", "")
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("dashboard:reconcile")
+    if not form.is_valid():
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"Nothing was changed: {problems}")
+        return _back(request, back)
+    try:
+        outcome = form.apply(request.user)
+    except (ValidationError, ValueError) as error:
+        problems = "; ".join(getattr(error, "messages", [str(error)]))
+        messages.error(request, f"Nothing was changed: {problems}")
+        return _back(request, back)
+    if request.headers.get("HX-Request"):
+        context = {"outcome": outcome, "assets": form.cleaned_data["asset"]}
+        return render(request, "dashboard/includes/decided_row.html", context)
+    messages.success(request, outcome)
+    return redirect(back)

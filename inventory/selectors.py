@@ -5,11 +5,25 @@ by the database, related rows come with ``select_related``/``prefetch_related`` 
 and lists are bounded.
 """
 
+import hashlib
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, Subquery, Value
+from django.core.cache import cache
+from django.db import connection
+from django.db.models import (
+    CharField,
+    Count,
+    Exists,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    Subquery,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -21,6 +35,7 @@ from .models import (
     Asset,
     AssetChange,
     AssetKind,
+    AuditLog,
     CollectionRun,
     Finding,
     FindingStatus,
@@ -33,10 +48,12 @@ from .models import (
     Team,
     TrackingStatus,
 )
+from .suggestions import Evidence, name_stem, suggest_owner
+from .suggestions import Team as TeamFacts
 
 RECENT_RUNS = 10
 TIMELINE_LIMIT = 200
-TEAM_ASSET_LIMIT = 500
+TEAM_ASSET_LIMIT = 50
 UNHEALTHY = (RunStatus.FAILED, RunStatus.PARTIAL)
 UNOWNED = "none"  # the owner filter's value for assets nobody owns
 
@@ -63,6 +80,40 @@ def _posture_counts():
 
 def _percent(part, whole):
     return round(100 * part / whole) if whole else None
+
+
+# --- rollups: whole-estate aggregates, kept until the data changes ----------------------------
+
+ROLLUP_TTL = 15 * 60
+
+
+def data_stamp() -> str:
+    """A value that changes whenever what the estate-wide aggregates count may have changed: a
+    scope finished a collection, an asset's history grew (ingest, re-evaluation and decisions
+    all write history), a finding opened, or a person decided or configured something (each
+    leaves an audit row). One query, on a small table and four primary keys."""
+    tables = [model._meta.db_table for model in (Scope, AssetChange, Finding, AuditLog)]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT (SELECT MAX(last_run_at) FROM {tables[0]}), (SELECT COUNT(*) FROM "
+            f"{tables[0]}), (SELECT MAX(id) FROM {tables[1]}), (SELECT MAX(id) FROM "
+            f"{tables[2]}), (SELECT MAX(id) FROM {tables[3]})"
+        )
+        return "|".join(str(value) for value in cursor.fetchone())
+
+
+def rollup(name: str, stamp: str, build):
+    """``build()``'s result, computed once per ``stamp`` (and at most every ``ROLLUP_TTL``
+    seconds, which bounds staleness for writes no stamp sees, like a finding resolved by the
+    nightly re-evaluation). Counting a million rows is what this saves on every page view."""
+    database = settings.DATABASES["default"]["NAME"]
+    digest = hashlib.blake2b(f"{database}|{name}|{stamp}".encode(), digest_size=16).hexdigest()
+    key = f"daylight:rollup:{digest}"
+    value = cache.get(key)
+    if value is None:
+        value = build()
+        cache.set(key, value, ROLLUP_TTL)
+    return value
 
 
 # --- freshness ------------------------------------------------------------------------------
@@ -144,6 +195,15 @@ def provider_kind_matrix():
     return [(kind, KIND_LABELS.get(kind, kind)) for kind in kinds], ordered, totals
 
 
+def live_assets_per_scope() -> dict[int, int]:
+    """Live assets per scope id, counted once per change of the data."""
+    return rollup(
+        "live-per-scope",
+        data_stamp(),
+        lambda: dict(live_assets().values_list("scope_id").annotate(count=Count("id")).order_by()),
+    )
+
+
 def _latest_scope_run():
     return ScopeRun.objects.filter(scope=OuterRef("pk")).order_by("-started_at", "-id")
 
@@ -156,9 +216,9 @@ def collection_health():
     """Every source with its last run and, per scope, its last status, last successful
     collection, live asset count and the error of its latest run."""
     scopes = Scope.objects.annotate(
-        live_assets=Count("assets", filter=Q(assets__gone_at__isnull=True)),
         last_error=Subquery(_latest_scope_run().values("error")[:1]),
     ).order_by("key")
+    live_counts = live_assets_per_scope()
     sources = (
         Source.objects.annotate(
             last_run_status=Subquery(_latest_run().values("status")[:1]),
@@ -172,6 +232,8 @@ def collection_health():
     health = []
     for source in sources:
         source_scopes = list(source.scopes.all())
+        for scope in source_scopes:
+            scope.live_assets = live_counts.get(scope.pk, 0)
         unhealthy = [s for s in source_scopes if s.last_status in UNHEALTHY]
         successes = [s.last_success_at for s in source_scopes if s.last_success_at]
         health.append(
@@ -232,25 +294,34 @@ def lifecycle_findings() -> list[tuple[str, str, int]]:
     ]
 
 
-def overview(now=None) -> dict:
-    now = now or timezone.now()
-    new_since = (now - timedelta(days=NEW_DAYS)).date()
+def _estate_figures(today):
+    """The overview's counting over every live asset: posture, providers by kind, lifecycle."""
+    new_since = today - timedelta(days=NEW_DAYS)
     totals = live_assets().aggregate(**_posture_counts(), **_overview_counts(_day_start(new_since)))
     kinds, matrix, matrix_totals = provider_kind_matrix()
-    accounted = totals["tracked"] + totals["accepted"]
     return {
         "totals": totals,
-        "coverage": _percent(accounted, totals["total"]),
-        "accounted": accounted,
-        "untracked_share": _percent(totals["untracked"], totals["total"]),
         "new_since": new_since,
-        "by_severity": [
-            (value, label, totals[f"worst_{value}"]) for value, label in reversed(Severity.choices)
-        ],
-        "lifecycle": lifecycle_findings(),
         "kinds": kinds,
         "matrix": matrix,
         "matrix_totals": matrix_totals,
+        "lifecycle": lifecycle_findings(),
+    }
+
+
+def overview(now=None) -> dict:
+    today = (now or timezone.now()).date()
+    figures = rollup(f"overview:{today}", data_stamp(), lambda: _estate_figures(today))
+    totals = figures["totals"]
+    accounted = totals["tracked"] + totals["accepted"]
+    return {
+        **figures,
+        "coverage": _percent(accounted, totals["total"]),
+        "accounted": accounted,
+        "untracked_share": _percent(totals["untracked"], totals["total"]),
+        "by_severity": [
+            (value, label, totals[f"worst_{value}"]) for value, label in reversed(Severity.choices)
+        ],
         "health": collection_health(),
         "recent_runs": recent_runs(),
     }
@@ -298,41 +369,86 @@ def asset_detail(asset) -> dict:
 # --- teams ----------------------------------------------------------------------------------
 
 
-def teams() -> list[Team]:
-    """Every team with its live asset, exposure and EOL counts."""
-    live = Q(assets__gone_at__isnull=True)
-    return list(
-        Team.objects.annotate(
-            asset_count=Count("assets", filter=live),
-            exposed_count=Count("assets", filter=live & Q(assets__exposed=True)),
-            eol_count=Count("assets", filter=live & Q(assets__eol=True)),
-            accepted_count=Count(
-                "assets", filter=live & Q(assets__tracking=TrackingStatus.ACCEPTED)
-            ),
-        ).order_by("name")
+def _team_figures() -> dict:
+    """Per owning team id (None: unowned): posture counts, assets with open findings, and
+    counts by kind. Two grouped scans of the live estate."""
+    figures = {}
+    for row in (
+        live_assets()
+        .values("owner_id")
+        .annotate(**_posture_counts(), with_findings=Count("id", filter=Q(max_severity__gte=0)))
+        .order_by()
+    ):
+        figures[row.pop("owner_id")] = {**row, "by_kind": {}}
+    for owner_id, kind, count in (
+        live_assets().values_list("owner_id", "kind").annotate(count=Count("id")).order_by()
+    ):
+        figures[owner_id]["by_kind"][kind] = count
+    return figures
+
+
+def team_figures() -> dict:
+    return rollup("teams", data_stamp(), _team_figures)
+
+
+EMPTY_TEAM = {
+    "total": 0,
+    "tracked": 0,
+    "untracked": 0,
+    "accepted": 0,
+    "exposed": 0,
+    "eol": 0,
+    "with_findings": 0,
+    "by_kind": {},
+}
+
+
+def _kinds_in_order(by_kind: dict) -> list[tuple[str, str, int]]:
+    """(kind, label, count), largest first."""
+    return sorted(
+        ((kind, KIND_LABELS.get(kind, kind), count) for kind, count in by_kind.items()),
+        key=lambda item: (-item[2], KIND_ORDER.get(item[0], 99)),
     )
 
 
+def teams() -> dict:
+    """Every team with its live assets counted by kind, exposure, end of life and findings,
+    and the unowned assets as a row of their own."""
+    figures = team_figures()
+    rows = []
+    for team in Team.objects.order_by("name"):
+        team.figures = figures.get(team.pk, EMPTY_TEAM)
+        team.kinds = _kinds_in_order(team.figures["by_kind"])
+        rows.append(team)
+    unowned = figures.get(None, EMPTY_TEAM)
+    return {
+        "teams": rows,
+        "unowned": unowned,
+        "unowned_kinds": _kinds_in_order(unowned["by_kind"]),
+        "kinds": [
+            (kind, label)
+            for kind, label in AssetKind.choices
+            if any(kind in f["by_kind"] for f in figures.values())
+        ],
+    }
+
+
 def untracked_count() -> int:
-    return live_assets().filter(tracking=TrackingStatus.UNTRACKED).count()
+    return team_figures().get(None, EMPTY_TEAM)["untracked"]
 
 
 def team_detail(team) -> dict:
-    assets = live_assets().filter(owner=team)
-    by_kind = assets.values("kind").annotate(count=Count("id")).order_by("kind")
+    figures = team_figures().get(team.pk, EMPTY_TEAM)
     return {
-        "totals": assets.aggregate(**_posture_counts()),
-        "by_kind": sorted(
-            ((KIND_LABELS.get(r["kind"], r["kind"]), r["count"]) for r in by_kind),
-            key=lambda pair: -pair[1],
-        ),
+        "totals": figures,
+        "by_kind": [(label, count) for _, label, count in _kinds_in_order(figures["by_kind"])],
         "assets": list(
-            assets.select_related("scope").order_by("provider", "kind", "name")[:TEAM_ASSET_LIMIT]
+            live_assets()
+            .filter(owner=team)
+            .select_related("scope")
+            .order_by("name", "id")[:TEAM_ASSET_LIMIT]
         ),
         "asset_limit": TEAM_ASSET_LIMIT,
-        "open_findings": Finding.objects.filter(
-            asset__owner=team, asset__gone_at__isnull=True, status=FindingStatus.OPEN
-        ).count(),
     }
 
 
@@ -431,3 +547,173 @@ def asset_rows(queryset):
 
 def team_choices() -> list[tuple[str, str]]:
     return list(Team.objects.order_by("name").values_list("slug", "name"))
+
+
+# --- reconciliation queue -------------------------------------------------------------------
+
+QUEUE_SIMILAR_SAMPLE = 25  # owned assets sampled per name stem
+QUEUE_SIMILAR_SHOWN = 3
+MIN_STEM = 2
+
+
+UNCLAIMED_DAYS = 30
+
+
+def untracked_queue(criteria: dict):
+    """Live untracked assets narrowed by the explorer's ``criteria``. The queue ranks them by
+    what makes shadow IT dangerous, in this order: reachable from the internet, the worst open
+    finding (privileged containers and admin roles are critical or high findings), an
+    end-of-life runtime or version, and then the longest unclaimed (see ``QUEUE_RANKING``)."""
+    return assets_matching({**criteria, "state": "live", "tracking": TrackingStatus.UNTRACKED})
+
+
+def risk_reasons(asset, now=None) -> list[tuple[str, str]]:
+    """(kind, words) for why an untracked asset ranks where it does."""
+    now = now or timezone.now()
+    reasons = []
+    if asset.exposed:
+        reasons.append(("exposed", "Reachable from the internet"))
+    if asset.max_severity is not None and asset.max_severity >= Severity.MEDIUM:
+        label = Severity(asset.max_severity).label
+        reasons.append(("finding", f"{label} finding open"))
+    if asset.eol:
+        reasons.append(("eol", "End-of-life runtime or version"))
+    unclaimed = (now - asset.first_seen).days
+    if unclaimed > UNCLAIMED_DAYS:
+        reasons.append(("age", f"Unclaimed for {unclaimed} days"))
+    return reasons
+
+
+def _collections_stamp() -> str:
+    """Changes when a scope finishes a collection: enough for figures that decisions barely
+    move, like who owns most of an account."""
+    row = Scope.objects.aggregate(last=Max("last_run_at"), scopes=Count("id"))
+    return f"{row['last']}|{row['scopes']}"
+
+
+def _owner_tally(field):
+    rows = (
+        live_assets()
+        .filter(owner__isnull=False)
+        .exclude(**{field: ""})
+        .values_list(field, "owner_id")
+        .annotate(count=Count("id"))
+        .order_by()
+    )
+    tally: dict[str, dict[int, int]] = {}
+    for value, owner_id, count in rows:
+        tally.setdefault(value, {})[owner_id] = count
+    return tally
+
+
+def ownership_tallies() -> dict:
+    """For every creator, namespace and account: how many of its live owned assets each team
+    owns. Three grouped scans of the estate, kept until the next collection."""
+    return rollup(
+        "ownership-tallies",
+        _collections_stamp(),
+        lambda: {field: _owner_tally(field) for field in ("creator", "namespace", "account")},
+    )
+
+
+def _stem_range(stem):
+    """Names that start with ``stem``, as a range an index on name can seek (the bound after the
+    stem is the stem with its last character raised); ``startswith`` keeps the match exact
+    whatever the collation."""
+    upper = stem[:-1] + chr(ord(stem[-1]) + 1)
+    return Q(name__gte=stem, name__lt=upper, name__startswith=stem)
+
+
+def similar_named(stems) -> dict[str, list[tuple[str, int, int]]]:
+    """For each name stem, up to ``QUEUE_SIMILAR_SAMPLE`` live owned assets whose name starts
+    with it, as (name, owner id, asset id): one statement of bounded samples, so a stem shared
+    by a hundred thousand assets costs what a rare one does."""
+    stems = sorted({stem for stem in stems if len(stem) >= MIN_STEM})
+    if not stems:
+        return {}
+    parts, params = [], []
+    for stem in stems:
+        sample = (
+            live_assets()
+            .filter(_stem_range(stem), owner__isnull=False)
+            .annotate(stem=Value(stem, output_field=CharField()))
+            .order_by("name", "id")
+            .values_list("stem", "name", "owner_id", "id")[:QUEUE_SIMILAR_SAMPLE]
+        )
+        sql, sample_params = sample.query.sql_with_params()
+        parts.append(f"SELECT * FROM ({sql}) AS sample_{len(parts)}")
+        params.extend(sample_params)
+    found: dict[str, list] = {stem: [] for stem in stems}
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        for stem, name, owner_id, pk in cursor.fetchall():
+            found[stem].append((name, owner_id, pk))
+    return found
+
+
+def _first_and_last_actors(ids):
+    events = AccessEvent.objects.filter(asset=OuterRef("pk")).exclude(actor="")
+    return {
+        row["id"]: row
+        for row in Asset.objects.filter(pk__in=ids)
+        .annotate(
+            first_actor=Subquery(events.order_by("occurred_at", "id").values("actor")[:1]),
+            last_actor=Subquery(events.order_by("-occurred_at", "-id").values("actor")[:1]),
+            last_event_at=Subquery(
+                events.order_by("-occurred_at", "-id").values("occurred_at")[:1]
+            ),
+        )
+        .values("id", "first_actor", "last_actor", "last_event_at")
+    }
+
+
+def queue_evidence(rows, teams) -> dict[int, dict]:
+    """Per asset on a queue page: the creator (collected, or the first actor in its access
+    history), its last actor, owned assets named like it, and the suggested owner. A fixed
+    number of queries for the page, whatever the estate."""
+    team_facts = [TeamFacts(t.pk, t.slug, t.name) for t in teams]
+    team_names = {t.pk: t for t in teams}
+    actors = _first_and_last_actors([row.pk for row in rows])
+    stems = {row.pk: name_stem(row.name) for row in rows}
+    similar = similar_named(stems.values())
+    tallies = ownership_tallies()
+    evidence = {}
+    for row in rows:
+        seen = actors.get(row.pk, {})
+        creator = row.creator or seen.get("first_actor") or ""
+        stem = stems[row.pk]
+        alike = [s for s in similar.get(stem, []) if s[2] != row.pk and name_stem(s[0]) == stem]
+        name_tally: dict[int, int] = {}
+        for _, owner_id, _ in alike:
+            name_tally[owner_id] = name_tally.get(owner_id, 0) + 1
+        facts = Evidence(
+            labels=row.labels if isinstance(row.labels, dict) else {},
+            creator=creator,
+            namespace=row.namespace,
+            account=row.account,
+            stem=stem,
+            creator_tally=tallies["creator"].get(creator, {}),
+            namespace_tally=tallies["namespace"].get(row.namespace, {}),
+            account_tally=tallies["account"].get(row.account, {}),
+            name_tally=name_tally,
+        )
+        suggestion = suggest_owner(facts, team_facts)
+        evidence[row.pk] = {
+            "creator": creator,
+            "creator_from_events": bool(creator) and not row.creator,
+            "last_actor": seen.get("last_actor") or "",
+            "last_event_at": seen.get("last_event_at"),
+            "similar": [
+                (name, team_names.get(owner_id), pk)
+                for name, owner_id, pk in alike[:QUEUE_SIMILAR_SHOWN]
+            ],
+            "similar_count": len(alike),
+            "labels": _sorted_items(row.labels),
+            "suggestion": suggestion,
+            "suggested_team": team_names.get(suggestion.team_id) if suggestion else None,
+        }
+    return evidence
+
+
+def teams_for_choice() -> list[Team]:
+    return list(Team.objects.order_by("name").only("id", "slug", "name"))

@@ -6,10 +6,12 @@ chosen by whoever deployed the asset) are escaped exactly once.
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
-from django import template
+from django import forms, template
+from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 
 from dashboard import filters
 from inventory.models import RunStatus, Severity
@@ -101,6 +103,13 @@ SHORT_NAMES = {
 def short(value):
     """A provider or kind's short name: "GCP", "Workload", "Function"."""
     return SHORT_NAMES.get(value, str(value).replace("_", " ").capitalize())
+
+
+@register.filter
+def get(mapping, key):
+    """``mapping[key]`` for keys a template cannot spell (kinds, rule slugs); 0 when absent.
+    Only for Daylight's own mappings: never for tags, whose keys are chosen by others."""
+    return mapping.get(key, 0) if isinstance(mapping, dict) else 0
 
 
 @register.filter
@@ -199,3 +208,54 @@ def duration(delta):
         return f"{seconds:.1f} s" if seconds < 10 else f"{round(seconds)} s"
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest} s"
+
+
+@cache
+def _path_prefix(view_name, sample):
+    """The part of a detail view's path before its argument, worked out once: a page of fifty
+    rows would otherwise resolve the same URL pattern a hundred times."""
+    path = reverse(view_name, args=[sample])
+    return path[: path.rindex(f"/{sample}/") + 1]
+
+
+@register.filter
+def href(obj):
+    """The page of an asset (``Asset`` or its id) or a team, as ``get_absolute_url`` gives it."""
+    if hasattr(obj, "slug"):
+        return f"{_path_prefix('dashboard:team', 'sample')}{obj.slug}/"
+    pk = getattr(obj, "pk", obj)
+    return f"{_path_prefix('dashboard:asset', 1)}{int(pk)}/"
+
+
+@register.simple_tag
+def control(field):
+    """A form field's ``<input>`` or ``<select>``, built here rather than through Django's widget
+    templates (a dozen of those cost more than the rest of a page). Values are escaped by
+    ``format_html``."""
+    formfield, value = field.field, field.value()
+    if isinstance(formfield, forms.ChoiceField):
+        chosen = "" if value is None else str(value)
+        options = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (choice, " selected" if str(choice) == chosen else "", label)
+                for choice, label in formfield.choices
+            ),
+        )
+        return format_html(
+            '<select name="{}" id="{}">{}</select>', field.html_name, field.id_for_label, options
+        )
+    widget = formfield.widget
+    kind = "hidden" if widget.is_hidden else widget.attrs.get("type", widget.input_type)
+    if isinstance(value, (datetime, timedelta)) or hasattr(value, "isoformat"):
+        value = value.isoformat()
+    limit = getattr(formfield, "max_length", None)
+    return format_html(
+        '<input type="{}" name="{}" id="{}" value="{}"{}>',
+        kind,
+        field.html_name,
+        field.id_for_label,
+        "" if value is None else value,
+        format_html(' maxlength="{}"', limit) if limit else "",
+    )

@@ -198,8 +198,12 @@ def test_team_pages_queries_do_not_grow_with_the_team(
         list_page = page_of(client.get(reverse("dashboard:teams")))
     owned = Asset.objects.filter(owner=payments, gone_at__isnull=True).count()
     assert owned == 2 + 4 * 14  # clusters and every second function
-    assert team_page.count('<th scope="row"><a href="/assets/') == owned
-    assert f'<td class="num">{owned}</td>' in list_page
+    # the first fifty by name, and the way to all of them
+    names = re.findall(r'<th scope="row"><a href="/assets/\d+/">([^<]+)</a>', team_page)
+    expected = Asset.objects.filter(owner=payments, gone_at__isnull=True).order_by("name", "id")
+    assert names == [a.name for a in expected[:50]]
+    assert f'href="/assets/?owner=payments" data-testid="team-all-assets">All {owned}' in team_page
+    assert f'<a class="figure" href="/assets/?owner=payments">{owned}</a>' in list_page
 
 
 # --- asset and team pages -------------------------------------------------------------------
@@ -256,11 +260,25 @@ def test_team_page_lists_what_the_team_owns(client, viewer, estate, payments):
     assert "marker-exposed" in page and "marker-eol" in page
 
 
+def row_numbers(row: str) -> list[str]:
+    """The numbers of a table row's numeric cells, links or not."""
+    cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', row)
+    return [re.sub(r"<[^>]+>", "", cell) for cell in cells]
+
+
 def test_team_list_counts_each_team_and_what_nobody_owns(client, viewer, estate, payments):
     estate("prod", {"acct-a": 4})
     client.force_login(viewer)
     page = page_of(client.get(reverse("dashboard:teams")))
-    row = page.split('href="/teams/payments/">Payments</a>')[1].split("</tr>")[0]
-    # assets, exposed (fn-0000), EOL (fn-0000's node 14 and the cluster's Kubernetes), accepted
-    assert re.findall(r'<td class="num[^"]*">(\d+)</td>', row) == ["3", "1", "2", "0"]
-    assert "<strong>2</strong> live assets have no accountable team" in page
+    header = page.split('data-testid="teams"')[1].split("</thead>")[0]
+    assert "Function</th>" in header and "Cluster</th>" in header
+    row = page.split('data-team="payments"')[1].split("</tr>")[0]
+    # assets, functions, clusters, exposed (fn-0000), EOL (fn-0000's node 14 and the cluster's
+    # Kubernetes), with findings, accepted
+    with_findings = Asset.objects.filter(owner=payments, max_severity__isnull=False).count()
+    assert row_numbers(row) == ["3", "2", "1", "1", "2", str(with_findings), "0"]
+    assert 'href="/assets/?owner=payments&amp;kind=function">2</a>' in row
+    unowned = page.split('data-team="none"')[1].split("</tr>")[0]
+    assert row_numbers(unowned)[:4] == ["2", "2", "0", "1"]  # fn 1 and 3; fn 3 is exposed
+    assert 'href="/assets/?owner=none">2</a>' in unowned
+    assert "2</strong> live assets have no accountable team" in page

@@ -1,0 +1,124 @@
+"""The reconcilers' decisions, as the queue and the asset page post them. Every decision is
+applied through ``inventory.services``, which audits it and writes the assets' history."""
+
+from datetime import datetime, time, timedelta
+
+from django import forms
+from django.core.exceptions import ValidationError
+from django.db.models import Max
+from django.utils import timezone
+
+from inventory import services
+from inventory.models import Asset, OwnershipRule, Team
+
+MAX_SELECTION = 500
+DEFAULT_ACCEPT_DAYS = 90
+
+
+class DecisionForm(forms.Form):
+    """One decision about one or more live assets.
+
+    assign  they belong to ``team``;
+    accept  a known, allowed risk for ``reason`` until ``expires`` (optional; then it reopens);
+    clear   forget the decision, the ownership rules decide again;
+    rule    create an ownership rule "tag ``tag`` → ``team``", which resolves every asset
+            carrying that tag, these and any others.
+    """
+
+    ASSIGN, ACCEPT, CLEAR, RULE = "assign", "accept", "clear", "rule"
+    ACTIONS = [
+        (ASSIGN, "Assign to a team"),
+        (ACCEPT, "Accept the risk"),
+        (CLEAR, "Clear the decision"),
+        (RULE, "Create an ownership rule from a tag"),
+    ]
+
+    action = forms.ChoiceField(choices=ACTIONS)
+    asset = forms.ModelMultipleChoiceField(
+        queryset=Asset.objects.filter(gone_at__isnull=True).only("id", "name", "labels")
+    )
+    team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    reason = forms.CharField(required=False, max_length=1000, strip=True)
+    expires = forms.DateField(required=False)
+    tag = forms.CharField(required=False, max_length=600, strip=False)
+
+    def clean_asset(self):
+        assets = self.cleaned_data["asset"]
+        if len(assets) > MAX_SELECTION:
+            raise ValidationError(f"Decide on at most {MAX_SELECTION} assets at a time.")
+        return assets
+
+    def clean(self):
+        data = super().clean()
+        action, team = data.get("action"), data.get("team")
+        if action in (self.ASSIGN, self.RULE) and team is None:
+            self.add_error("team", "Choose the team.")
+        if action == self.ACCEPT:
+            if not data.get("reason"):
+                self.add_error("reason", "Say why the risk is accepted.")
+            expires = data.get("expires")
+            if expires and expires <= timezone.localdate():
+                self.add_error("expires", "The expiry must be a day in the future.")
+        if action == self.RULE:
+            self._clean_tag(data)
+        return data
+
+    def _clean_tag(self, data):
+        key, has_value, value = (data.get("tag") or "").partition("=")
+        if not key.strip():
+            self.add_error("tag", "Choose a tag as key=value.")
+            return
+        assets = data.get("asset") or []
+        if not has_value or any(a.labels.get(key) != value for a in assets):
+            self.add_error("tag", "Every chosen asset must carry this tag.")
+            return
+        data["tag_key"], data["tag_value"] = key, value
+
+    def expires_at(self):
+        expires = self.cleaned_data.get("expires")
+        if not expires:
+            return None
+        return datetime.combine(expires, time.min, tzinfo=timezone.get_current_timezone())
+
+    def apply(self, actor) -> str:
+        """Make the decision as ``actor``; returns what happened, in words."""
+        data, assets = self.cleaned_data, list(self.cleaned_data["asset"])
+        what = _count(assets)
+        if data["action"] == self.ASSIGN:
+            services.assign_owner(assets, data["team"], actor, reason=data["reason"])
+            return f"Assigned {what} to {data['team'].name}."
+        if data["action"] == self.ACCEPT:
+            expires_at = self.expires_at()
+            services.accept_risk(
+                assets, actor, data["reason"], expires_at=expires_at, team=data["team"]
+            )
+            until = f" until {expires_at:%Y-%m-%d}" if expires_at else ""
+            return f"Accepted the risk of {what}{until}."
+        if data["action"] == self.CLEAR:
+            services.clear_decision(assets, actor, reason=data["reason"])
+            return f"Cleared the decision on {what}: the ownership rules decide again."
+        return self._create_rule(actor)
+
+    def _create_rule(self, actor) -> str:
+        data = self.cleaned_data
+        last = OwnershipRule.objects.aggregate(last=Max("position"))["last"] or 0
+        rule = OwnershipRule(
+            name=f"Tag {data['tag_key']}={data['tag_value']}"[:100],
+            team=data["team"],
+            tag_key=data["tag_key"],
+            tag_value=data["tag_value"],
+            position=last + 10,
+        )
+        changed = services.save_rule(rule, actor)
+        return (
+            f"Created the rule “{rule.name}” → {data['team'].name}; "
+            f"{_count(range(changed))} changed owner."
+        )
+
+
+def _count(items) -> str:
+    return f"{len(items)} asset{'' if len(items) == 1 else 's'}"
+
+
+def default_expiry():
+    return timezone.localdate() + timedelta(days=DEFAULT_ACCEPT_DAYS)
