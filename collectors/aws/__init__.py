@@ -136,7 +136,9 @@ class AwsCollector(Collector):
             specs.append(ScopeSpec(f"{home.account}/{ORGANIZATION_SCOPE}", {"organization": True}))
         regions = self.regions(home)
         specs += [
-            ScopeSpec(f"{account}/{region}", {"account": account, "region": region})
+            ScopeSpec(
+                f"{account}/{region}", {"account": account, "region": region}, account=account
+            )
             for account in accounts
             for region in regions
         ]

@@ -7,6 +7,7 @@ import pytest
 from django.core.management import call_command
 
 from collectors.runner import run_source
+from inventory.coverage import uncovered_accounts
 from inventory.models import (
     AccessEvent,
     Asset,
@@ -213,6 +214,8 @@ def test_collect_command_inventories_the_estate(estate, trail, teams, capsys):
     assert by_kind["cluster"] == {"prod", "lab"}
     assert by_kind["image"] == {"worker:1.4.2"}
     assert by_kind["account"] == {"master", "sandbox", "forgotten-poc"}
+    # The member nobody collects is a shadow account.
+    assert [a.name for a in uncovered_accounts()] == ["forgotten-poc"]
 
     # versions, as the rules expect them
     hook = alive("public-hook")
