@@ -20,7 +20,9 @@ sources it did not create, unless ``--force``.
 """
 
 import argparse
+import bisect
 import hashlib
+import itertools
 import json
 import os
 import random
@@ -28,6 +30,7 @@ import statistics
 import sys
 import time
 from datetime import UTC, datetime, timedelta
+from functools import cache
 
 SEED = 20261101
 NOW = datetime.now(UTC).replace(microsecond=0)
@@ -73,6 +76,45 @@ RULES_BY_SEVERITY = {
 }
 PEOPLE = [f"user{n:03d}@corp.example" for n in range(400)] + ["ci-deployer", "terraform"]
 HISTORY_DAYS = 90
+COPIED_TABLES = (
+    "inventory_asset",
+    "inventory_finding",
+    "inventory_accessevent",
+    "inventory_assetchange",
+    "inventory_collectionrun",
+    "inventory_scoperun",
+)
+
+
+# Indexes the dashboard's slower filters and sorts would use, proposed for inventory's models
+# and created here only with ``--indexes proposed`` so their effect can be measured.
+PROPOSED_INDEXES = {
+    "bench_asset_live_severity": "ON inventory_asset ((COALESCE(max_severity, -1)), id) "
+    "WHERE gone_at IS NULL",
+    "bench_asset_queue": "ON inventory_asset (exposed DESC, (COALESCE(max_severity, -1)) DESC, "
+    "eol DESC, first_seen, id) WHERE tracking = 'untracked' AND gone_at IS NULL",
+    "bench_asset_labels": "ON inventory_asset USING gin (labels)",
+    "bench_asset_name_trgm": "ON inventory_asset USING gin ((UPPER(name::text)) gin_trgm_ops)",
+    "bench_asset_key_trgm": "ON inventory_asset USING gin ((UPPER(key::text)) gin_trgm_ops)",
+    "bench_finding_open_rule": "ON inventory_finding (rule, asset_id) WHERE status = 'open'",
+}
+
+
+def set_indexes(choice: str):
+    """Create the proposed indexes ("proposed") or drop them ("none")."""
+    from django.db import connection
+
+    started = time.monotonic()
+    with connection.cursor() as cursor:
+        if choice == "proposed":
+            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
+        for name, definition in PROPOSED_INDEXES.items():
+            if choice == "proposed":
+                cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
+            else:
+                cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        cursor.execute("ANALYZE inventory_asset")
+    print(f"Indexes: {choice} ({time.monotonic() - started:.1f}s)", flush=True)
 
 
 # --- the synthetic estate -------------------------------------------------------------------
@@ -86,15 +128,23 @@ def sources():
     return result
 
 
-def _hex(text: str, length=32) -> str:
-    return hashlib.blake2b(text.encode(), digest_size=length // 2).hexdigest()
+@cache
+def _digest(image: str) -> str:
+    return "sha256:" + hashlib.sha256(image.encode()).hexdigest()
+
+
+@cache
+def _kind_picker(provider):
+    """The provider's kinds and their cumulative weights, for ``bisect``."""
+    kinds = next(k for p, _, k in PROVIDERS if p == provider)
+    return [k for k, _ in kinds], list(itertools.accumulate(w for _, w in kinds))
 
 
 def asset_row(index, rng, scope, teams):
     """One asset as ingest would store it; ``scope`` is (scope id, source id, provider, n)."""
     scope_id, source_id, provider, scope_number = scope
-    kinds = next(k for p, _, k in PROVIDERS if p == provider)
-    kind = rng.choices([k for k, _ in kinds], weights=[w for _, w in kinds])[0]
+    kinds, cumulative = _kind_picker(provider)
+    kind = kinds[bisect.bisect(cumulative, rng.random() * cumulative[-1])]
     app = APPS[index % len(APPS)]
     name = f"{app}-{index:07d}"
     team = teams[rng.randrange(len(teams))]
@@ -107,7 +157,9 @@ def asset_row(index, rng, scope, teams):
         labels["team"] = team[1]
     elif rng.random() < 0.3:
         labels["owner-hint"] = rng.choice(teams)[1].replace("-", "_")
-    account = f"{100000000000 + scope_number:012d}" if provider == "aws" else f"{provider}-{scope_number}"
+    account = f"{provider}-{scope_number}"
+    if provider == "aws":
+        account = f"{100000000000 + scope_number:012d}"
     namespace = ""
     if provider == "kubernetes":
         namespace = rng.choice([t[1] for t in teams] + ["default", "sandbox", "kube-system"])
@@ -119,7 +171,7 @@ def asset_row(index, rng, scope, teams):
         runtime, eol = rng.choice(RUNTIMES)
     elif kind in ("container", "workload"):
         image = f"registry.corp.example/{app}/{name[:-4]}:{rng.randrange(1, 12)}.{rng.randrange(9)}"
-        digest = "sha256:" + _hex(image, 64)
+        digest = _digest(image)
     else:
         version = rng.choice(K8S_VERSIONS) if kind == "cluster" else "26.1.5"
         eol = version in EOL_K8S
@@ -169,8 +221,8 @@ def asset_row(index, rng, scope, teams):
         "first_seen": first_seen,
         "last_changed": first_seen + timedelta(days=rng.random() * 20),
         "gone_at": gone_at,
-        "durable_hash": _hex(f"d{index}"),
-        "volatile_hash": _hex(f"v{index}"),
+        "durable_hash": f"{index:032x}",
+        "volatile_hash": f"{index + 1:032x}",
         "owner_basis": "rule" if tracking == "tracked" else ("decision" if owner_id else ""),
         "tracking": tracking,
         "exposed": exposed,
@@ -276,8 +328,7 @@ def _load(cursor, count, started):
     _copy_events(cursor, events)
     _copy_changes(cursor, changes)
     _copy_runs(cursor, scopes)
-    for table in ("inventory_asset", "inventory_finding", "inventory_accessevent",
-                  "inventory_assetchange", "inventory_collectionrun", "inventory_scoperun"):  # fmt: skip
+    for table in COPIED_TABLES:
         cursor.execute(
             f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
             f"(SELECT COALESCE(MAX(id), 1) FROM {table}))"
@@ -364,22 +415,35 @@ def _copy_runs(cursor, scopes):
     by_source = {}
     for scope_id, source_id, _, _ in scopes:
         by_source.setdefault(source_id, []).append(scope_id)
-    run_columns = ("id", "source_id", "trigger", "status", "started_at", "finished_at", "error",
-                   "seen", "new", "changed", "gone", "events")  # fmt: skip
-    scope_columns = ("run_id", "scope_id", "status", "complete", "started_at", "finished_at",
-                     "error", "seen", "new", "changed", "gone", "events")  # fmt: skip
+    counts = {"error": "", "seen": 100, "new": 0, "changed": 1, "gone": 0, "events": 4}
     runs, scope_runs = [], []
     for day in range(HISTORY_DAYS):
         started = NOW - timedelta(days=HISTORY_DAYS - day, minutes=-5)
         for source_id, scope_ids in by_source.items():
-            run_id = len(runs) + 1
-            runs.append(dict(zip(run_columns, (run_id, source_id, "schedule", "succeeded",
-                started, started + timedelta(minutes=3), "", 1000, 3, 10, 2, 40)), strict=True))  # fmt: skip
-            for scope_id in scope_ids:
-                scope_runs.append(dict(zip(scope_columns, (run_id, scope_id, "succeeded", True,
-                    started, started + timedelta(seconds=20), "", 100, 0, 1, 0, 4)), strict=True))  # fmt: skip
-    _copy(cursor, "inventory_collectionrun", run_columns, runs)
-    _copy(cursor, "inventory_scoperun", scope_columns, scope_runs)
+            run = {
+                "id": len(runs) + 1,
+                "source_id": source_id,
+                "trigger": "schedule",
+                "status": "succeeded",
+                "started_at": started,
+                "finished_at": started + timedelta(minutes=3),
+                **counts,
+            }
+            runs.append(run)
+            scope_runs += [
+                {
+                    "run_id": run["id"],
+                    "scope_id": scope_id,
+                    "status": "succeeded",
+                    "complete": True,
+                    "started_at": started,
+                    "finished_at": started + timedelta(seconds=20),
+                    **counts,
+                }
+                for scope_id in scope_ids
+            ]
+    _copy(cursor, "inventory_collectionrun", list(runs[0]), runs)
+    _copy(cursor, "inventory_scoperun", list(scope_runs[0]), scope_runs)
 
 
 def _audit_rows(teams):
@@ -418,16 +482,20 @@ def pages(first_asset_id, team_slug, actor):
         except NoReverseMatch:
             return None
 
+    week_ago = (NOW - timedelta(days=7)).date()
+    explorer = [
+        ("assets", ""),
+        ("assets: untracked+exposed", "?tracking=untracked&exposed=yes"),
+        ("assets: sort by severity", "?sort=-severity"),
+        ("assets: account+kind", "?account=100000000003&kind=function"),
+        ("assets: unowned, new this week", f"?owner=none&first_seen_after={week_ago}"),
+        ("assets: tag team=payments", "?label=team%3Dpayments"),
+        ("assets: text search", "?q=webhook-batch-00"),
+        ("assets: finding=privileged", "?finding=privileged"),
+    ]
     wanted = [
         ("overview", "viewer", url("dashboard:overview")),
-        ("assets", "viewer", url("dashboard:assets")),
-        ("assets: untracked+exposed", "viewer", url("dashboard:assets", query="?tracking=untracked&exposed=yes")),
-        ("assets: sort by severity", "viewer", url("dashboard:assets", query="?sort=-severity")),
-        ("assets: account+kind", "viewer", url("dashboard:assets", query="?account=100000000003&kind=function")),
-        ("assets: owner=none, first seen 7d", "viewer", url("dashboard:assets", query=f"?owner=none&first_seen_after={(NOW - timedelta(days=7)).date()}")),
-        ("assets: tag team=payments", "viewer", url("dashboard:assets", query="?label=team%3Dpayments")),
-        ("assets: text search", "viewer", url("dashboard:assets", query="?q=webhook-batch-00")),
-        ("assets: finding=privileged", "viewer", url("dashboard:assets", query="?finding=privileged")),
+        *((label, "viewer", url("dashboard:assets", query=query)) for label, query in explorer),
         ("asset detail", "viewer", url("dashboard:asset", first_asset_id)),
         ("teams", "viewer", url("dashboard:teams")),
         ("team detail", "viewer", url("dashboard:team", team_slug)),
@@ -437,7 +505,7 @@ def pages(first_asset_id, team_slug, actor):
         ("access: one actor", "viewer", url("dashboard:access", query=f"?actor={actor}")),
         ("sources", "viewer", url("dashboard:sources")),
         ("audit", "viewer", url("dashboard:audit")),
-    ]  # fmt: skip
+    ]
     return [(label, role, target) for label, role, target in wanted if target]
 
 
@@ -465,7 +533,7 @@ def measure(repeat: int):
     results = []
     for label, role, url in pages(deep.pk, TEAMS[0], PEOPLE[7]):
         timings, queries = [], set()
-        for attempt in range(repeat + 1):
+        for _ in range(repeat + 1):
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
                 response = clients[role].get(url)
@@ -492,6 +560,12 @@ def main():
     parser.add_argument("--repeat", type=int, default=15, help="Timed requests per page.")
     parser.add_argument("--reuse", action="store_true", help="Keep an estate of this size.")
     parser.add_argument("--force", action="store_true", help="Wipe a database that is not ours.")
+    parser.add_argument(
+        "--indexes",
+        choices=("none", "proposed"),
+        default="none",
+        help="Measure without (default) or with the indexes proposed for the slower filters.",
+    )
     args = parser.parse_args()
 
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
@@ -510,6 +584,7 @@ def main():
     else:
         print(f"Loading {args.assets:,} assets with COPY …", flush=True)
         load(args.assets, args.force)
+    set_indexes(args.indexes)
     print(f"Requesting every page {args.repeat + 1} times:")
     measure(args.repeat)
 

@@ -9,7 +9,8 @@ from django.db.models import Max
 from django.utils import timezone
 
 from inventory import services
-from inventory.models import Asset, OwnershipRule, Team
+from inventory.models import Asset, OwnershipRule, RunStatus, Team
+from inventory.selectors import AUDIT_OBJECTS
 
 MAX_SELECTION = 500
 DEFAULT_ACCEPT_DAYS = 90
@@ -122,3 +123,42 @@ def _count(items) -> str:
 
 def default_expiry():
     return timezone.localdate() + timedelta(days=DEFAULT_ACCEPT_DAYS)
+
+
+class AuditFilterForm(forms.Form):
+    """The audit log's filters."""
+
+    q = forms.CharField(required=False, max_length=200, label="Object or note contains")
+    actor = forms.CharField(required=False, max_length=150, label="Who")
+    action = forms.ChoiceField(required=False, label="What")
+    object_type = forms.ChoiceField(
+        required=False,
+        label="Object",
+        choices=[("", "Any"), *AUDIT_OBJECTS.items()],
+    )
+    object_id = forms.CharField(required=False, max_length=64, widget=forms.HiddenInput)
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="Before", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def __init__(self, data, actions):
+        super().__init__(data)
+        groups = [("asset.", "Any asset decision"), ("rule.", "Any rule change")]
+        groups += [("source.", "Any source change"), ("team.", "Any team change")]
+        self.fields["action"].choices = [("", "Any"), *groups, *actions.items()]
+
+    def criteria(self) -> dict:
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {k: v for k, v in cleaned.items() if k not in self.errors and v not in (None, "")}
+
+
+class RunFilterForm(forms.Form):
+    status = forms.ChoiceField(required=False, choices=[("", "Any"), *RunStatus.choices])
+
+    def criteria(self) -> dict:
+        self.is_valid()
+        return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}

@@ -14,7 +14,7 @@ from django.db.models import F, Q
 from django.utils.dateparse import parse_datetime
 
 DEFAULT_SIZE = 50
-COUNT_CAP = 10_000
+COUNT_CAP = 1_000
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,11 @@ urlpatterns = [
     path("assets/<int:pk>/", views.asset_detail, name="asset"),
     path("reconcile/", views.reconcile, name="reconcile"),
     path("reconcile/decide/", views.decide, name="decide"),
+    path("sources/", views.sources, name="sources"),
+    path("sources/runs/<int:pk>/", views.run_detail, name="run"),
+    path("sources/<slug:name>/", views.source_detail, name="source"),
+    path("sources/<slug:name>/run/", views.run_now, name="run-now"),
+    path("audit/", views.audit, name="audit"),
     path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

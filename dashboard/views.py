@@ -5,21 +5,25 @@ from datetime import datetime
 from functools import wraps
 from urllib.parse import urlencode
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
+from kombu.exceptions import OperationalError
 
+from collectors.tasks import collect_source
 from inventory import selectors
-from inventory.models import Asset, Team
-from inventory.roles import RECONCILER, has_role
+from inventory.models import Asset, CollectionRun, RunTrigger, Source, Team
+from inventory.roles import ADMIN, RECONCILER, has_role
 
 from . import exports
 from .filters import AssetFilterForm, as_params, chips, keys_for, sort_links
-from .forms import DecisionForm, default_expiry
+from .forms import AuditFilterForm, DecisionForm, RunFilterForm, default_expiry
 from .paging import SortKey, capped_count, keyset_page
 
 # The queue's ranking (see selectors.untracked_queue): exposed first, then the worst open
@@ -32,6 +36,10 @@ QUEUE_ORDER = [
     SortKey("id", type=int),
 ]
 QUEUE_FILTERS = ("q", "provider", "kind", "account", "namespace", "exposed")
+NEWEST_FIRST = {
+    "runs": [SortKey("started_at", True, datetime), SortKey("id", True, int)],
+    "audit": [SortKey("at", True, datetime), SortKey("id", True, int)],
+}
 
 
 def role_required(role):
@@ -57,10 +65,12 @@ def _page_links(params, page):
     }
 
 
+@require_safe
 def overview(request):
     return render(request, "dashboard/overview.html", selectors.overview())
 
 
+@require_safe
 def asset_detail(request, pk):
     try:
         asset = selectors.asset_for_page(pk)
@@ -78,10 +88,12 @@ def asset_detail(request, pk):
     return render(request, "dashboard/asset_detail.html", context)
 
 
+@require_safe
 def team_list(request):
     return render(request, "dashboard/team_list.html", selectors.teams())
 
 
+@require_safe
 def team_detail(request, slug):
     team = get_object_or_404(Team, slug=slug)
     return render(
@@ -95,6 +107,7 @@ def _filtered_assets(request):
     return form, criteria, sort, selectors.assets_matching(criteria)
 
 
+@require_safe
 def assets(request):
     """The explorer: every asset, narrowed by the filters in the URL, a keyset page at a time."""
     form, criteria, sort, matching = _filtered_assets(request)
@@ -128,6 +141,7 @@ def assets(request):
     return render(request, "dashboard/assets.html", context)
 
 
+@require_safe
 def assets_export(request):
     """The explorer's current filter and order as CSV, every matching row."""
     _, _, sort, matching = _filtered_assets(request)
@@ -135,6 +149,7 @@ def assets_export(request):
     return exports.assets_csv(ordered)
 
 
+@require_safe
 def reconcile(request):
     """The queue: untracked assets, riskiest first, each with its evidence and a suggested
     owner; reconcilers decide one by one or on a selection."""
@@ -201,3 +216,96 @@ def decide(request):
         return render(request, "dashboard/includes/decided_row.html", context)
     messages.success(request, outcome)
     return redirect(back)
+
+
+# --- sources and runs -----------------------------------------------------------------------
+
+
+def _run_history(request, source=None):
+    form = RunFilterForm(request.GET)
+    criteria = form.criteria()
+    page = keyset_page(
+        selectors.runs(source, criteria.get("status", "")),
+        NEWEST_FIRST["runs"],
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        size=25,
+    )
+    return {"run_form": form, "page": page, **_page_links(criteria, page)}
+
+
+@require_safe
+def sources(request):
+    """Every source: schedule, last run, scopes, live assets; then the run history."""
+    context = {"sources": selectors.sources_page(), **_run_history(request)}
+    return render(request, "dashboard/sources.html", context)
+
+
+@require_safe
+def source_detail(request, name):
+    source = get_object_or_404(Source, name=name)
+    context = {
+        "source": source,
+        "scopes": selectors.source_scopes(source),
+        "next_run": selectors.next_run(source.schedule, timezone.now()) if source.enabled else None,
+        **_run_history(request, source),
+    }
+    return render(request, "dashboard/source_detail.html", context)
+
+
+@require_safe
+def run_detail(request, pk):
+    try:
+        run = selectors.run_detail(pk)
+    except CollectionRun.DoesNotExist:
+        raise Http404("No such run.") from None
+    return render(request, "dashboard/run_detail.html", {"run": run})
+
+
+@require_POST
+@role_required(ADMIN)
+def run_now(request, name):
+    """Queue a collection of the source now (it runs in-process when there is no broker)."""
+    source = get_object_or_404(Source, name=name)
+    back = reverse("dashboard:source", args=[source.name])
+    if not source.enabled:
+        messages.error(request, f"{source.name} is disabled: enable it to collect.")
+        return redirect(back)
+    try:
+        collect_source.delay(source.pk, RunTrigger.MANUAL.value)
+    except OperationalError as error:
+        messages.error(request, f"The task queue cannot be reached: {error}")
+        return redirect(back)
+    if settings.CELERY_TASK_ALWAYS_EAGER:
+        messages.success(request, f"Collected {source.name} now: see its latest run below.")
+    else:
+        messages.success(
+            request, f"Queued a collection of {source.name}; it shows below when it starts."
+        )
+    return redirect(back)
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+
+@require_safe
+def audit(request):
+    """Every human decision and configuration change, newest first; read-only."""
+    form = AuditFilterForm(request.GET, selectors.AUDIT_ACTIONS)
+    criteria = form.criteria()
+    page = keyset_page(
+        selectors.audit_entries(criteria).select_related("actor"),
+        NEWEST_FIRST["audit"],
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    context = {
+        "form": form,
+        "criteria": criteria,
+        "entries": [(entry, selectors.audit_changes(entry)) for entry in page.rows],
+        "actions": selectors.AUDIT_ACTIONS,
+        "objects": selectors.AUDIT_OBJECTS,
+        "page": page,
+        **_page_links(as_params(criteria), page),
+    }
+    return render(request, "dashboard/audit.html", context)

@@ -7,8 +7,9 @@ and lists are bounded.
 
 import hashlib
 from dataclasses import dataclass
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 
+from celery.schedules import crontab
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -48,6 +49,7 @@ from .models import (
     Team,
     TrackingStatus,
 )
+from .schedules import parse_cron
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
 
@@ -470,10 +472,18 @@ def _version_prefix(field, value):
 
 
 def _filter_label(queryset, value):
+    """Assets carrying the tag ``key=value`` (or any value for just ``key``). On PostgreSQL as
+    JSON containment and key existence, which a GIN index on labels can answer; elsewhere
+    through the API's label lookup. Tag values are always strings, so both agree."""
     key, has_value, wanted = value.partition("=")
-    queryset = queryset.annotate(_label=LabelText(key.strip()))
+    key, wanted = key.strip(), wanted.strip()
+    if connection.vendor == "postgresql":
+        if has_value:
+            return queryset.filter(labels__contains={key: wanted})
+        return queryset.filter(labels__has_key=key)
+    queryset = queryset.annotate(_label=LabelText(key))
     if has_value:
-        return queryset.filter(_label=wanted.strip())
+        return queryset.filter(_label=wanted)
     return queryset.filter(_label__isnull=False)
 
 
@@ -637,7 +647,8 @@ def similar_named(stems) -> dict[str, list[tuple[str, int, int]]]:
             live_assets()
             .filter(_stem_range(stem), owner__isnull=False)
             .annotate(stem=Value(stem, output_field=CharField()))
-            .order_by("name", "id")
+            # by name alone: the index on name gives that order, so the sample stops early
+            .order_by("name")
             .values_list("stem", "name", "owner_id", "id")[:QUEUE_SIMILAR_SAMPLE]
         )
         sql, sample_params = sample.query.sql_with_params()
@@ -717,3 +728,171 @@ def queue_evidence(rows, teams) -> dict[int, dict]:
 
 def teams_for_choice() -> list[Team]:
     return list(Team.objects.order_by("name").only("id", "slug", "name"))
+
+
+# --- sources and runs -----------------------------------------------------------------------
+
+SEARCH_DAYS = 366
+
+
+def next_run(expression: str, after: datetime) -> datetime | None:
+    """The first minute after ``after`` (UTC) that the cron ``expression`` fires, as Celery
+    beat reads it (every field must match), within a year; None if it never does or the
+    expression is not valid."""
+    try:
+        schedule = crontab(**parse_cron(expression))
+    except ValueError:
+        return None
+    start = after.astimezone(UTC).replace(second=0, microsecond=0) + timedelta(minutes=1)
+    day = start.replace(hour=0, minute=0)
+    for _ in range(SEARCH_DAYS):
+        weekday = (day.weekday() + 1) % 7  # cron counts from Sunday
+        if (
+            day.month in schedule.month_of_year
+            and day.day in schedule.day_of_month
+            and weekday in schedule.day_of_week
+        ):
+            for hour in sorted(schedule.hour):
+                for minute in sorted(schedule.minute):
+                    moment = day.replace(hour=hour, minute=minute)
+                    if moment >= start:
+                        return moment
+        day += timedelta(days=1)
+    return None
+
+
+def live_assets_per_source() -> dict[int, int]:
+    counts = live_assets_per_scope()
+    per_source: dict[int, int] = {}
+    for scope_id, source_id in Scope.objects.values_list("id", "source_id"):
+        per_source[source_id] = per_source.get(source_id, 0) + counts.get(scope_id, 0)
+    return per_source
+
+
+def sources_page(now=None) -> list[Source]:
+    """Every source with its schedule's next run, its last run and its scopes' state."""
+    now = now or timezone.now()
+    live = live_assets_per_source()
+    sources = list(
+        Source.objects.annotate(
+            last_run_id=Subquery(_latest_run().values("id")[:1]),
+            last_run_status=Subquery(_latest_run().values("status")[:1]),
+            last_run_started=Subquery(_latest_run().values("started_at")[:1]),
+            last_run_finished=Subquery(_latest_run().values("finished_at")[:1]),
+            last_run_error=Subquery(_latest_run().values("error")[:1]),
+            scope_count=Count("scopes"),
+            failing=Count("scopes", filter=Q(scopes__last_status__in=UNHEALTHY)),
+            collected=Count("scopes", filter=Q(scopes__last_success_at__isnull=False)),
+            oldest_success=Min("scopes__last_success_at"),
+        ).order_by("name")
+    )
+    for source in sources:
+        source.live_assets = live.get(source.pk, 0)
+        source.next_run = next_run(source.schedule, now) if source.enabled else None
+        if source.last_run_started and source.last_run_finished:
+            source.last_run_took = source.last_run_finished - source.last_run_started
+        else:
+            source.last_run_took = None
+    return sources
+
+
+def runs(source=None, status=""):
+    """Collection runs, newest first, narrowed to one source or status."""
+    queryset = CollectionRun.objects.select_related("source")
+    if source is not None:
+        queryset = queryset.filter(source=source)
+    if status:
+        queryset = queryset.filter(status=status)
+    return queryset
+
+
+def source_scopes(source) -> list[Scope]:
+    """A source's scopes with their live asset counts and their latest run's error."""
+    live = live_assets_per_scope()
+    scopes = list(
+        Scope.objects.filter(source=source)
+        .annotate(last_error=Subquery(_latest_scope_run().values("error")[:1]))
+        .order_by("key")
+    )
+    for scope in scopes:
+        scope.live_assets = live.get(scope.pk, 0)
+    return scopes
+
+
+def run_detail(pk) -> CollectionRun:
+    return (
+        CollectionRun.objects.select_related("source")
+        .prefetch_related(
+            Prefetch("scope_runs", ScopeRun.objects.select_related("scope").order_by("scope__key"))
+        )
+        .get(pk=pk)
+    )
+
+
+# --- audit log ------------------------------------------------------------------------------
+
+# Actions the services write, as people would say them.
+AUDIT_ACTIONS = {
+    "asset.assign": "Assigned to a team",
+    "asset.accept_risk": "Accepted the risk",
+    "asset.clear_decision": "Cleared the decision",
+    "asset.decision_expired": "Decision expired",
+    "rule.create": "Created an ownership rule",
+    "rule.update": "Changed an ownership rule",
+    "rule.delete": "Deleted an ownership rule",
+    "source.create": "Added a source",
+    "source.update": "Changed a source",
+    "source.delete": "Removed a source",
+    "team.create": "Added a team",
+    "team.update": "Changed a team",
+    "team.delete": "Removed a team",
+}
+
+
+def audit_entries(criteria: dict):
+    """Audit rows narrowed by actor, action (exact, or a prefix ending in "."), object type,
+    object id, free text over what the object was called and the note, and a date range."""
+    queryset = AuditLog.objects.all()
+    if actor := criteria.get("actor"):
+        queryset = queryset.filter(actor_name=actor)
+    if action := criteria.get("action"):
+        if action.endswith("."):
+            queryset = queryset.filter(action__startswith=action)
+        else:
+            queryset = queryset.filter(action=action)
+    if object_type := criteria.get("object_type"):
+        queryset = queryset.filter(object_type=object_type)
+    if object_id := criteria.get("object_id"):
+        queryset = queryset.filter(object_id=object_id)
+    if text := criteria.get("q"):
+        queryset = queryset.filter(Q(object_repr__icontains=text) | Q(note__icontains=text))
+    if since := criteria.get("since"):
+        queryset = queryset.filter(at__gte=_day_start(since))
+    if until := criteria.get("until"):
+        queryset = queryset.filter(at__lt=_day_start(until))
+    return queryset
+
+
+AUDIT_OBJECTS = {
+    "asset": "Asset",
+    "ownershiprule": "Ownership rule",
+    "source": "Source",
+    "team": "Team",
+}
+EMPTY_VALUES = (None, "", [], {})
+
+
+def audit_changes(entry) -> list[tuple[str, object, object]]:
+    """(field, before, after) for what an audit entry changed: every key whose value differs
+    when both sides were recorded; every key with a value when only one side was (a creation,
+    a deletion, a decision)."""
+    before = entry.before if isinstance(entry.before, dict) else {}
+    after = entry.after if isinstance(entry.after, dict) else {}
+    keys = sorted(set(before) | set(after), key=str)
+    if before and after:
+        return [(k, before.get(k), after.get(k)) for k in keys if before.get(k) != after.get(k)]
+    return [
+        (key, before.get(key), after.get(key))
+        for key in keys
+        if (before or after).get(key) not in EMPTY_VALUES
+    ]

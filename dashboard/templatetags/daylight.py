@@ -197,6 +197,20 @@ def as_text(value):
 
 
 @register.filter
+def as_json(value):
+    """A structure as indented JSON, for reading configuration."""
+    return json.dumps(value, ensure_ascii=False, sort_keys=True, indent=2)
+
+
+@register.filter
+def took(run):
+    """How long a run (anything with ``started_at`` and ``finished_at``) took."""
+    if not getattr(run, "finished_at", None):
+        return "—"
+    return duration(run.finished_at - run.started_at)
+
+
+@register.filter
 def duration(delta):
     """A run's duration: "850 ms", "12 s", "3 min 5 s"."""
     if delta is None:

@@ -293,6 +293,14 @@ def test_hostile_names_and_filter_values_are_escaped(signed_in, scope_run):
     assert "<script>alert" not in page
     assert len(listed(page)) == 1
 
+    # a hostile tag value is a value to compare, whatever the database's JSON syntax
+    for label in (f"owner={HOSTILE_SCRIPT}", "items", "nul=before\ufffdafter"):
+        page = page_of(signed_in.get(f"{URL}?{urlencode({'label': label})}"))
+        assert len(listed(page)) == 1, label
+    for label in ("owner=<script>", "owner", "$.owner", "owner') OR 1=1 --"):
+        page = page_of(signed_in.get(f"{URL}?{urlencode({'label': label})}"))
+        assert len(listed(page)) == (1 if label == "owner" else 0), label
+
 
 # --- the overview leads here ----------------------------------------------------------------
 

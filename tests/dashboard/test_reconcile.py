@@ -294,6 +294,22 @@ def test_a_rule_from_a_tag_resolves_every_asset_carrying_it(client, reconciler, 
     assert "Created the rule “Tag purpose=adhoc” → Data Science; 5 assets changed owner." in page
 
 
+def test_a_rule_from_a_tag_on_a_selection_needs_the_tag_on_every_asset(
+    client, reconciler, estate, data_team
+):
+    estate("prod", {"acct-a": 6})
+    client.force_login(reconciler)
+    odd = [Asset.objects.get(key=f"fn://acct-a/{n}").pk for n in (1, 3)]
+    even = Asset.objects.get(key="fn://acct-a/2").pk  # tagged team=payments instead
+    data = {"action": "rule", "tag": "purpose=adhoc", "team": data_team.pk, "next": QUEUE}
+    page = page_of(client.post(DECIDE, {**data, "asset": [*odd, even]}, follow=True))
+    assert "Every chosen asset must carry this tag." in page
+    assert not OwnershipRule.objects.filter(tag_key="purpose").exists()
+    page = page_of(client.post(DECIDE, {**data, "asset": odd}, follow=True))
+    assert OwnershipRule.objects.filter(tag_key="purpose", team=data_team).count() == 1
+    assert not untracked().exists()  # fn 5 carried the tag too
+
+
 def test_clearing_a_decision_hands_the_asset_back_to_the_rules(
     client, reconciler, estate, payments
 ):
@@ -372,5 +388,7 @@ def test_hostile_names_tags_and_actors_are_escaped_in_the_queue(client, reconcil
     assert "<script>alert" not in page and "<img src=x" not in page
     assert html.escape(HOSTILE_SCRIPT) in page  # its name and its tag value
     assert html.escape(HOSTILE_IMG) in page  # its creator and a tag key
-    # the rule-from-tag choice carries the hostile tag as an escaped attribute value
+    # on its page, the rule-from-tag choice carries the hostile tag as an escaped value
+    page = page_of(client.get(hostile.get_absolute_url()))
     assert f'value="{html.escape(HOSTILE_IMG)}=value"' in page
+    assert "<script>alert" not in page and "<img src=x" not in page
