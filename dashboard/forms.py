@@ -9,7 +9,7 @@ from django.db.models import Max
 from django.utils import timezone
 
 from inventory import services
-from inventory.models import Asset, OwnershipRule, RunStatus, Team
+from inventory.models import Asset, OwnershipRule, Provider, RunStatus, Team
 from inventory.selectors import AUDIT_OBJECTS
 
 MAX_SELECTION = 500
@@ -162,3 +162,24 @@ class RunFilterForm(forms.Form):
     def criteria(self) -> dict:
         self.is_valid()
         return {k: v for k, v in getattr(self, "cleaned_data", {}).items() if v}
+
+
+class AccessFilterForm(forms.Form):
+    """The access history's filters; ``actor`` alone turns the page into that principal's."""
+
+    q = forms.CharField(required=False, max_length=200, label="Actor, action or asset contains")
+    provider = forms.ChoiceField(required=False, choices=[("", "Any"), *Provider.choices])
+    actor = forms.CharField(required=False, max_length=255, label="Actor (exact)")
+    action = forms.CharField(required=False, max_length=255, label="Action (exact)")
+    asset = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
+    since = forms.DateField(
+        required=False, label="From", widget=forms.DateInput(attrs={"type": "date"})
+    )
+    until = forms.DateField(
+        required=False, label="Before", widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+    def criteria(self) -> dict:
+        self.is_valid()
+        cleaned = getattr(self, "cleaned_data", {})
+        return {k: v for k, v in cleaned.items() if k not in self.errors and v not in (None, "")}

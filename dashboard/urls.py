@@ -15,6 +15,8 @@ urlpatterns = [
     path("sources/<slug:name>/", views.source_detail, name="source"),
     path("sources/<slug:name>/run/", views.run_now, name="run-now"),
     path("audit/", views.audit, name="audit"),
+    path("access/", views.access, name="access"),
+    path("versions/", views.versions, name="versions"),
     path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

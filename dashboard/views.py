@@ -23,7 +23,13 @@ from inventory.roles import ADMIN, RECONCILER, has_role
 
 from . import exports
 from .filters import AssetFilterForm, as_params, chips, keys_for, sort_links
-from .forms import AuditFilterForm, DecisionForm, RunFilterForm, default_expiry
+from .forms import (
+    AccessFilterForm,
+    AuditFilterForm,
+    DecisionForm,
+    RunFilterForm,
+    default_expiry,
+)
 from .paging import SortKey, capped_count, keyset_page
 
 # The queue's ranking (see selectors.untracked_queue): exposed first, then the worst open
@@ -39,6 +45,7 @@ QUEUE_FILTERS = ("q", "provider", "kind", "account", "namespace", "exposed")
 NEWEST_FIRST = {
     "runs": [SortKey("started_at", True, datetime), SortKey("id", True, int)],
     "audit": [SortKey("at", True, datetime), SortKey("id", True, int)],
+    "access": [SortKey("occurred_at", True, datetime), SortKey("id", True, int)],
 }
 
 
@@ -309,3 +316,39 @@ def audit(request):
         **_page_links(as_params(criteria), page),
     }
     return render(request, "dashboard/audit.html", context)
+
+
+# --- access history and versions ------------------------------------------------------------
+
+
+@require_safe
+def access(request):
+    """Who did what to which asset, across providers; with an actor, what it has touched."""
+    form = AccessFilterForm(request.GET)
+    criteria = form.criteria()
+    events = selectors.access_events(criteria)
+    page = keyset_page(
+        events,
+        NEWEST_FIRST["access"],
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    count, more = capped_count(events)
+    actor = criteria.get("actor")
+    context = {
+        "form": form,
+        "criteria": criteria,
+        "page": page,
+        "count": count,
+        "count_more": more,
+        "actor": actor,
+        "summary": selectors.actor_summary(actor) if actor else None,
+        **_page_links(as_params(criteria), page),
+    }
+    return render(request, "dashboard/access.html", context)
+
+
+@require_safe
+def versions(request):
+    """What runs in which version: runtimes, cluster and engine versions, images."""
+    return render(request, "dashboard/versions.html", selectors.versions())

@@ -31,6 +31,7 @@ from django.utils import timezone
 # The API's label lookup keeps the key a query parameter on every database; the dashboard's
 # filters must behave exactly like the API's, so they share it.
 from .api.filtersets import LabelText
+from .eol import kubernetes_support, runtime_support
 from .models import (
     AccessEvent,
     Asset,
@@ -896,3 +897,183 @@ def audit_changes(entry) -> list[tuple[str, object, object]]:
         for key in keys
         if (before or after).get(key) not in EMPTY_VALUES
     ]
+
+
+# --- access history -------------------------------------------------------------------------
+
+ACTOR_TOP = 10
+
+
+def access_events(criteria: dict):
+    """Access events across providers narrowed by provider, actor, action, asset, outcome, a
+    date range and free text over actor, action and asset key."""
+    queryset = AccessEvent.objects.select_related("asset").defer("detail", "asset__attributes")
+    for name in ("provider", "actor", "action", "outcome"):
+        if value := criteria.get(name):
+            queryset = queryset.filter(**{name: value})
+    if asset_id := criteria.get("asset"):
+        queryset = queryset.filter(asset_id=asset_id)
+    if since := criteria.get("since"):
+        queryset = queryset.filter(occurred_at__gte=_day_start(since))
+    if until := criteria.get("until"):
+        queryset = queryset.filter(occurred_at__lt=_day_start(until))
+    if text := criteria.get("q"):
+        queryset = queryset.filter(
+            Q(actor__icontains=text) | Q(action__icontains=text) | Q(asset_key__icontains=text)
+        )
+    return queryset
+
+
+def actor_summary(actor: str) -> dict:
+    """What one principal has touched: how often, when, from where, and which assets most."""
+    events = AccessEvent.objects.filter(actor=actor)
+    totals = events.aggregate(
+        events=Count("id"),
+        assets=Count("asset", distinct=True),
+        first=Min("occurred_at"),
+        last=Max("occurred_at"),
+    )
+
+    def top(field):
+        return list(
+            events.exclude(**{field: ""})
+            .values_list(field)
+            .annotate(count=Count("id"))
+            .order_by("-count", field)[:ACTOR_TOP]
+        )
+
+    touched = list(
+        events.filter(asset__isnull=False)
+        .values("asset")
+        .annotate(count=Count("id"), last=Max("occurred_at"))
+        .order_by("-count", "-last")[:ACTOR_TOP]
+    )
+    assets = Asset.objects.select_related("owner").in_bulk([row["asset"] for row in touched])
+    return {
+        **totals,
+        "actions": top("action"),
+        "addresses": top("source_ip"),
+        "providers": top("provider"),
+        "touched": [(assets[row["asset"]], row["count"], row["last"]) for row in touched],
+        "created": Asset.objects.filter(creator=actor, gone_at__isnull=True).count(),
+    }
+
+
+# --- versions -------------------------------------------------------------------------------
+
+REPOSITORIES_SHOWN = 40
+TAGS_SHOWN = 6
+UNPINNED = {"", "latest", "stable", "main", "master"}
+
+
+def split_image(image: str) -> tuple[str, str]:
+    """(repository, tag) of an image reference: "ghcr.io/acme/api:1.4@sha256:…" → ("ghcr.io/
+    acme/api", "1.4"). A registry's port is not a tag; no tag reads as ""."""
+    reference = image.split("@", 1)[0]
+    slash = reference.rfind("/")
+    colon = reference.rfind(":")
+    if colon > slash:
+        return reference[:colon], reference[colon + 1 :]
+    return reference, ""
+
+
+def _support_of(state, ends):
+    return {"state": state, "ends": ends}
+
+
+def _runtime_rows(today):
+    rows = []
+    for runtime, kind, count in (
+        live_assets()
+        .exclude(runtime="")
+        .values_list("runtime", "kind")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        support = runtime_support(runtime, today)
+        rows.append(
+            {
+                "runtime": runtime,
+                "kind": kind,
+                "count": count,
+                "support": _support_of(support.state, support.ends) if support else None,
+            }
+        )
+    return sorted(rows, key=lambda r: (_SUPPORT_ORDER.get(_state(r), 9), -r["count"]))
+
+
+def _platform_rows(today):
+    rows = []
+    for kind, provider, version, count in (
+        live_assets()
+        .exclude(platform_version="")
+        .values_list("kind", "provider", "platform_version")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        support = kubernetes_support(version, today) if kind == AssetKind.CLUSTER else None
+        rows.append(
+            {
+                "kind": kind,
+                "provider": provider,
+                "version": version,
+                "count": count,
+                "support": _support_of(support.state, support.ends) if support else None,
+            }
+        )
+    return sorted(rows, key=lambda r: (r["kind"], _SUPPORT_ORDER.get(_state(r), 9), -r["count"]))
+
+
+_SUPPORT_ORDER = {"eol": 0, "deprecating": 1, None: 2, "supported": 3}
+
+
+def _state(row):
+    return row["support"]["state"] if row["support"] else None
+
+
+def _image_rows():
+    repositories: dict[str, dict] = {}
+    for image, digest, count in (
+        live_assets()
+        .exclude(image="")
+        .values_list("image", "image_digest")
+        .annotate(count=Count("id"))
+        .order_by()
+    ):
+        repository, tag = split_image(image)
+        entry = repositories.setdefault(
+            repository, {"repository": repository, "count": 0, "tags": {}, "digests": set()}
+        )
+        entry["count"] += count
+        entry["tags"][tag] = entry["tags"].get(tag, 0) + count
+        if digest:
+            entry["digests"].add(digest)
+    rows = []
+    for entry in sorted(repositories.values(), key=lambda e: (-e["count"], e["repository"])):
+        tags = sorted(entry["tags"].items(), key=lambda item: (-item[1], item[0]))
+        rows.append(
+            {
+                "repository": entry["repository"],
+                "count": entry["count"],
+                "tag_count": len(tags),
+                "tags": tags[:TAGS_SHOWN],
+                "digest_count": len(entry["digests"]),
+                "unpinned": sum(n for tag, n in tags if tag in UNPINNED),
+            }
+        )
+    return {"repositories": rows[:REPOSITORIES_SHOWN], "repository_count": len(rows)}
+
+
+def versions(now=None) -> dict:
+    """Runtimes, platform versions and images of the live estate, with their support state:
+    counted once per change of the data."""
+    today = (now or timezone.now()).date()
+
+    def build():
+        return {
+            "runtimes": _runtime_rows(today),
+            "platforms": _platform_rows(today),
+            **_image_rows(),
+        }
+
+    return rollup(f"versions:{today}", data_stamp(), build)
