@@ -21,8 +21,8 @@ from inventory import selectors
 from inventory.models import Asset, CollectionRun, RunTrigger, Source, Team
 from inventory.roles import ADMIN, RECONCILER, has_role
 
-from . import exports
-from .filters import AssetFilterForm, as_params, chips, keys_for, sort_links
+from . import charts, exports
+from .filters import AssetFilterForm, as_params, assets_url, chips, keys_for, sort_links
 from .forms import (
     AccessFilterForm,
     AuditFilterForm,
@@ -72,9 +72,57 @@ def _page_links(params, page):
     }
 
 
+# The exposure chart's segments: exposed assets by tracking status, then the rest.
+EXPOSURE_PARTS = [
+    ("exposed_untracked", "exposed, untracked"),
+    ("exposed_accepted", "exposed, accepted"),
+    ("exposed_tracked", "exposed, tracked"),
+]
+
+
+def _exposure_rows(matrix):
+    rows = []
+    for row in matrix:
+        provider = row["provider"]
+        rows.append(
+            {
+                "label": row["label"],
+                "total": row["total"],
+                "exposed_untracked": row["exposed_untracked"],
+                "exposed_accepted": row["exposed_accepted"],
+                "exposed_tracked": row["exposed"]
+                - row["exposed_untracked"]
+                - row["exposed_accepted"],
+                "urls": {
+                    **{
+                        key: assets_url(provider=provider, exposed="yes", tracking=status)
+                        for key, status in (
+                            ("exposed_untracked", "untracked"),
+                            ("exposed_accepted", "accepted"),
+                            ("exposed_tracked", "tracked"),
+                        )
+                    },
+                    "rest": assets_url(provider=provider, exposed="no"),
+                },
+            }
+        )
+    return rows
+
+
 @require_safe
 def overview(request):
-    return render(request, "dashboard/overview.html", selectors.overview())
+    context = selectors.overview()
+    days = 90 if request.GET.get("trend") == "90" else 30
+    series = selectors.untracked_trend(days, context["totals"]["untracked"], context["stamp"])
+    context.update(
+        trend=charts.trend(series),
+        trend_days=days,
+        trend_days_label=f"{days} days",
+        trend_options=selectors.TREND_DAYS,
+        exposure=charts.stacked_bars(_exposure_rows(context["matrix"]), EXPOSURE_PARTS),
+        exposure_legend=[*EXPOSURE_PARTS, ("rest", "not exposed")],
+    )
+    return render(request, "dashboard/overview.html", context)
 
 
 @require_safe

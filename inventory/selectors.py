@@ -7,7 +7,7 @@ and lists are bounded.
 
 import hashlib
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from celery.schedules import crontab
 from django.conf import settings
@@ -25,7 +25,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 # The API's label lookup keeps the key a query parameter on every database; the dashboard's
@@ -71,7 +71,11 @@ def live_assets():
 
 def _posture_counts():
     """Filtered counts shared by the overview totals, the provider rows and team pages."""
+    # In a grouped query an annotation named like a field hides it from the annotations after
+    # it, so the ones that read ``exposed`` and ``eol`` come before those named so.
     return {
+        "exposed_untracked": Count("id", filter=Q(exposed=True, tracking=TrackingStatus.UNTRACKED)),
+        "exposed_accepted": Count("id", filter=Q(exposed=True, tracking=TrackingStatus.ACCEPTED)),
         "total": Count("id"),
         "tracked": Count("id", filter=Q(tracking=TrackingStatus.TRACKED)),
         "untracked": Count("id", filter=Q(tracking=TrackingStatus.UNTRACKED)),
@@ -88,6 +92,9 @@ def _percent(part, whole):
 # --- rollups: whole-estate aggregates, kept until the data changes ----------------------------
 
 ROLLUP_TTL = 15 * 60
+# Part of every rollup's key: raise it when what a rollup holds changes shape, so a new release
+# never reads figures cached by the one before.
+ROLLUP_VERSION = 2
 
 
 def data_stamp() -> str:
@@ -110,7 +117,8 @@ def rollup(name: str, stamp: str, build):
     seconds, which bounds staleness for writes no stamp sees, like a finding resolved by the
     nightly re-evaluation). Counting a million rows is what this saves on every page view."""
     database = settings.DATABASES["default"]["NAME"]
-    digest = hashlib.blake2b(f"{database}|{name}|{stamp}".encode(), digest_size=16).hexdigest()
+    identity = f"{ROLLUP_VERSION}|{database}|{name}|{stamp}"
+    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
     key = f"daylight:rollup:{digest}"
     value = cache.get(key)
     if value is None:
@@ -182,11 +190,20 @@ def provider_kind_matrix():
                 "total": 0,
                 "untracked": 0,
                 "exposed": 0,
+                "exposed_untracked": 0,
+                "exposed_accepted": 0,
                 "eol": 0,
             },
         )
         row["by_kind"][group["kind"]] = group["total"]
-        for name in ("total", "untracked", "exposed", "eol"):
+        for name in (
+            "total",
+            "untracked",
+            "exposed",
+            "exposed_untracked",
+            "exposed_accepted",
+            "eol",
+        ):
             row[name] += group[name]
     for row in rows.values():
         row["cells"] = [(kind, row["by_kind"][kind]) for kind in kinds]
@@ -198,11 +215,11 @@ def provider_kind_matrix():
     return [(kind, KIND_LABELS.get(kind, kind)) for kind in kinds], ordered, totals
 
 
-def live_assets_per_scope() -> dict[int, int]:
+def live_assets_per_scope(stamp=None) -> dict[int, int]:
     """Live assets per scope id, counted once per change of the data."""
     return rollup(
         "live-per-scope",
-        data_stamp(),
+        stamp or data_stamp(),
         lambda: dict(live_assets().values_list("scope_id").annotate(count=Count("id")).order_by()),
     )
 
@@ -215,13 +232,13 @@ def _latest_run():
     return CollectionRun.objects.filter(source=OuterRef("pk")).order_by("-started_at", "-id")
 
 
-def collection_health():
+def collection_health(stamp=None):
     """Every source with its last run and, per scope, its last status, last successful
     collection, live asset count and the error of its latest run."""
     scopes = Scope.objects.annotate(
         last_error=Subquery(_latest_scope_run().values("error")[:1]),
     ).order_by("key")
-    live_counts = live_assets_per_scope()
+    live_counts = live_assets_per_scope(stamp)
     sources = (
         Source.objects.annotate(
             last_run_status=Subquery(_latest_run().values("status")[:1]),
@@ -312,9 +329,60 @@ def _estate_figures(today):
     }
 
 
+TREND_DAYS = (30, 90)
+
+
+def _daily(queryset, **counts):
+    """``counts`` per UTC day of ``at``, as {date: {name: n}}."""
+    rows = queryset.annotate(day=TruncDate("at")).values("day").annotate(**counts).order_by()
+    return {row.pop("day"): row for row in rows}
+
+
+def untracked_series(days: int, current: int, now=None) -> list[tuple[date, int]]:
+    """Live untracked assets at the end of each of the last ``days`` days (today: now),
+    counted back from ``current`` through the history: a tracking change adds or removes one,
+    an untracked asset going or coming back removes or adds one. (Whether an asset that went
+    was untracked is read from its tracking now: decisions about gone assets are rare.)"""
+    today = (now or timezone.now()).date()
+    first = today - timedelta(days=days - 1)
+    since = _day_start(first + timedelta(days=1))
+    tracking = _daily(
+        AssetChange.objects.filter(field=AssetChange.Field.TRACKING, at__gte=since),
+        became=Count("id", filter=Q(new=TrackingStatus.UNTRACKED)),
+        left=Count("id", filter=Q(old=TrackingStatus.UNTRACKED)),
+    )
+    lifecycle = _daily(
+        AssetChange.objects.filter(
+            field=AssetChange.Field.LIFECYCLE,
+            at__gte=since,
+            asset__tracking=TrackingStatus.UNTRACKED,
+        ),
+        went=Count("id", filter=Q(new="gone")),
+        returned=Count("id", filter=Q(new="reappeared")),
+    )
+    series, count = [], current
+    for offset in range(days):
+        day = today - timedelta(days=offset)
+        series.append((day, count))
+        moves, comings = tracking.get(day, {}), lifecycle.get(day, {})
+        count -= moves.get("became", 0) - moves.get("left", 0)
+        count -= comings.get("returned", 0) - comings.get("went", 0)
+    return list(reversed(series))
+
+
+def untracked_trend(days: int, current: int, stamp=None, now=None):
+    today = (now or timezone.now()).date()
+    return rollup(
+        f"untracked-trend:{today}:{days}:{current}",
+        stamp or data_stamp(),
+        lambda: untracked_series(days, current, now),
+    )
+
+
 def overview(now=None) -> dict:
     today = (now or timezone.now()).date()
-    figures = rollup(f"overview:{today}", data_stamp(), lambda: _estate_figures(today))
+    stamp = data_stamp()
+    figures = rollup(f"overview:{today}", stamp, lambda: _estate_figures(today))
     totals = figures["totals"]
     accounted = totals["tracked"] + totals["accepted"]
     return {
@@ -325,8 +393,9 @@ def overview(now=None) -> dict:
         "by_severity": [
             (value, label, totals[f"worst_{value}"]) for value, label in reversed(Severity.choices)
         ],
-        "health": collection_health(),
+        "health": collection_health(stamp),
         "recent_runs": recent_runs(),
+        "stamp": stamp,
     }
 
 
