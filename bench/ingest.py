@@ -157,11 +157,14 @@ def statement_kind(sql: str) -> str:
 
 
 def run_phase(phase: str, count: int, profile: str | None) -> dict:
+    from django.core.management import call_command
     from django.db import connection
 
     from inventory.ingest import ScopeIngest
     from inventory.models import CollectionRun, RunTrigger, Scope, ScopeRun
 
+    # The schema this process's models expect: a long run can outlive someone's new migration.
+    call_command("migrate", verbosity=0)
     generate_started = time.perf_counter()
     for _ in estate(count, phase):
         pass
@@ -279,14 +282,14 @@ def spawn_phase(phase: str, args) -> dict:
 COLUMNS = (
     ("seconds", "time (s)", "{:.1f}"),
     ("assets_per_second", "assets/s", "{:,.0f}"),
-    ("queries", "queries", "{:,}"),
+    ("queries", "queries", "{:,.0f}"),
     ("peak_rss_mib", "peak RSS (MiB)", "{:.0f}"),
     ("rss_before_mib", "RSS at start", "{:.0f}"),
     ("generate_seconds", "generating alone (s)", "{:.1f}"),
-    ("seen", "seen", "{:,}"),
-    ("new", "new", "{:,}"),
-    ("changed", "changed", "{:,}"),
-    ("gone", "gone", "{:,}"),
+    ("seen", "seen", "{:,.0f}"),
+    ("new", "new", "{:,.0f}"),
+    ("changed", "changed", "{:,.0f}"),
+    ("gone", "gone", "{:,.0f}"),
 )
 
 
@@ -316,7 +319,11 @@ def main() -> None:
     parser.add_argument(
         "--statements", action="store_true", help="show database time per kind of statement"
     )
-    parser.add_argument("--phase", choices=("first", "resync"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--phase",
+        choices=("first", "resync"),
+        help="run only this phase on the database as it is (nothing wiped); print JSON",
+    )
     args = parser.parse_args()
 
     check_database_url()
