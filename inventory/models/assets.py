@@ -80,7 +80,6 @@ class Asset(models.Model):
         indexes = [
             models.Index(fields=["provider", "kind"], name="asset_provider_kind"),
             models.Index(fields=["account"], name="asset_account"),
-            models.Index(fields=["owner"], name="asset_owner"),
             models.Index(fields=["tracking", "gone_at"], name="asset_tracking"),
             models.Index(fields=["scope", "gone_at"], name="asset_scope_gone"),
             models.Index(fields=["first_seen"], name="asset_first_seen"),
