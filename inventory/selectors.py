@@ -417,6 +417,25 @@ def _sorted_items(mapping):
     return sorted(mapping.items(), key=lambda item: str(item[0]))
 
 
+@dataclass(frozen=True)
+class TimelineEntry:
+    """One line of an asset's timeline: a change (by a collection or a person) or an access
+    event from the provider's audit trail."""
+
+    at: datetime
+    change: AssetChange | None = None
+    event: AccessEvent | None = None
+
+
+def timeline(changes, events, limit=TIMELINE_LIMIT) -> list[TimelineEntry]:
+    """Changes and access events merged, newest first (changes first within the same moment:
+    an event is usually what caused the change seen at the next collection)."""
+    entries = [TimelineEntry(c.at, change=c) for c in changes]
+    entries += [TimelineEntry(e.occurred_at, event=e) for e in events]
+    entries.sort(key=lambda e: (e.at, e.change is not None), reverse=True)
+    return entries[:limit]
+
+
 def asset_detail(asset) -> dict:
     findings = list(
         Finding.objects.filter(asset=asset).order_by("status", "-severity", "-opened_at", "-id")
@@ -428,10 +447,10 @@ def asset_detail(asset) -> dict:
         "security": _sorted_items(asset.security),
         "attributes": _sorted_items(asset.attributes),
         "endpoints": [e for e in asset.endpoints if isinstance(e, dict)],
-        "changes": list(
-            AssetChange.objects.filter(asset=asset).select_related("actor")[:TIMELINE_LIMIT]
+        "timeline": timeline(
+            AssetChange.objects.filter(asset=asset).select_related("actor")[:TIMELINE_LIMIT],
+            AccessEvent.objects.filter(asset=asset)[:TIMELINE_LIMIT],
         ),
-        "events": list(AccessEvent.objects.filter(asset=asset)[:TIMELINE_LIMIT]),
         "children": list(
             asset.children.filter(gone_at__isnull=True).order_by("kind", "name")[:TIMELINE_LIMIT]
         ),

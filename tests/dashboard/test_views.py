@@ -271,7 +271,7 @@ def test_team_list_counts_each_team_and_what_nobody_owns(client, viewer, estate,
     client.force_login(viewer)
     page = page_of(client.get(reverse("dashboard:teams")))
     header = page.split('data-testid="teams"')[1].split("</thead>")[0]
-    assert "Function</th>" in header and "Cluster</th>" in header
+    assert ">Function</th>" in header and ">Cluster</th>" in header
     row = page.split('data-team="payments"')[1].split("</tr>")[0]
     # assets, functions, clusters, exposed (fn-0000), EOL (fn-0000's node 14 and the cluster's
     # Kubernetes), with findings, accepted
@@ -282,3 +282,24 @@ def test_team_list_counts_each_team_and_what_nobody_owns(client, viewer, estate,
     assert row_numbers(unowned)[:4] == ["2", "2", "0", "1"]  # fn 1 and 3; fn 3 is exposed
     assert 'href="/assets/?owner=none">2</a>' in unowned
     assert "2</strong> live assets have no accountable team" in page
+
+
+def test_the_asset_timeline_merges_changes_and_access_events_newest_first(client, viewer, estate):
+    estate("prod", {"acct-a": 4}, at=NOW - timedelta(days=2))
+    estate("prod", {"acct-a": 4}, release=2)
+    client.force_login(viewer)
+    target = Asset.objects.get(key="fn://acct-a/3")
+    page = page_of(client.get(target.get_absolute_url()))
+    table = page.split('data-testid="timeline"')[1].split("</table>")[0]
+    rows = re.findall(
+        r'<tr class="timeline-\w+" data-kind="(\w+)".*?datetime="([^"]+)"', table, re.S
+    )
+    kinds = [kind for kind, _ in rows]
+    times = [moment for _, moment in rows]
+    assert times == sorted(times, reverse=True)
+    assert kinds.count("event") == target.events.count() == 2
+    assert kinds.count("change") == target.changes.count()
+    # the deploy three minutes before the first collection comes before its discovery
+    assert kinds[-2:] == ["change", "event"] and "discovered" in table
+    assert "Image" in table and "registry.internal.example/fn:2" in table
+    assert 'href="/access/?actor=deployer-3%40example.com"' in table
