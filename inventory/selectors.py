@@ -1165,3 +1165,18 @@ def versions(now=None) -> dict:
         }
 
     return rollup(f"versions:{today}", data_stamp(), build)
+
+
+# --- warming --------------------------------------------------------------------------------
+
+
+def warm_rollups(now=None) -> str:
+    """Compute every cached estate-wide figure now, so the first page view after a collection
+    or a decision does not pay for counting the estate. Returns the data stamp they are for."""
+    figures = overview(now)
+    for days in TREND_DAYS:
+        untracked_trend(days, figures["totals"]["untracked"], figures["stamp"], now)
+    team_figures()
+    versions(now)
+    ownership_tallies()
+    return figures["stamp"]

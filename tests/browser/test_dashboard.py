@@ -66,7 +66,8 @@ def test_a_viewer_signs_in_reads_the_real_counts_and_opens_an_asset(
     page.get_by_role("link", name="Payments").click()
     assert page.get_by_test_id("team-name").inner_text() == "Payments"
     owned = live.filter(owner__slug="payments")
-    assert page.get_by_test_id("team-assets").locator("tbody tr").count() == owned.count() > 0
+    shown = page.get_by_test_id("team-assets").locator("tbody tr").count()
+    assert shown == min(owned.count(), 50) > 0  # the first fifty; the explorer has them all
     screenshot(page, "team")
 
     target = owned.filter(exposed=True).order_by("provider", "kind", "name").first()

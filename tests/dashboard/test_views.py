@@ -303,3 +303,39 @@ def test_the_asset_timeline_merges_changes_and_access_events_newest_first(client
     assert kinds[-2:] == ["change", "event"] and "discovered" in table
     assert "Image" in table and "registry.internal.example/fn:2" in table
     assert 'href="/access/?actor=deployer-3%40example.com"' in table
+
+
+def test_cached_figures_follow_decisions_and_collections(client, viewer, estate, payments):
+    from inventory import services
+
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    assert text_of(page_of(client.get("/")), "untracked-count") == "2"
+    assert text_of(page_of(client.get("/")), "untracked-count") == "2"  # now from the cache
+
+    target = Asset.objects.get(key="fn://acct-a/1")
+    services.assign_owner([target], payments, viewer)  # an audited decision
+    page = page_of(client.get("/"))
+    assert text_of(page, "untracked-count") == "1"
+    teams = page_of(client.get(reverse("dashboard:teams")))
+    assert 'href="/assets/?owner=payments">4</a>' in teams
+
+    estate("prod", {"acct-a": 8}, release=2)  # a collection: fn 5 and 7 are new, untracked
+    assert text_of(page_of(client.get("/")), "untracked-count") == "3"
+
+
+def test_warming_the_rollups_spares_the_next_page_view_its_counting(client, viewer, estate):
+    from inventory.selectors import warm_rollups
+
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    cold = queries_for(client, "/")
+    warm = queries_for(client, "/")
+    assert warm < cold  # the second view reads the figures from the cache
+
+    estate("prod", {"acct-a": 6}, release=2)  # new data: a new stamp, nothing cached for it
+    warm_rollups()
+    assert queries_for(client, "/") == warm
+    for url in ("/teams/", "/versions/"):
+        assert queries_for(client, url) == queries_for(client, url)
+    assert text_of(page_of(client.get("/")), "total-count") == "7"
