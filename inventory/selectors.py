@@ -691,28 +691,37 @@ def _collections_stamp() -> str:
 
 
 def _owner_tally(field):
+    """({value: {team id: live assets it owns}}, {value: live assets}) for one column."""
     rows = (
         live_assets()
-        .filter(owner__isnull=False)
         .exclude(**{field: ""})
         .values_list(field, "owner_id")
         .annotate(count=Count("id"))
         .order_by()
     )
     tally: dict[str, dict[int, int]] = {}
+    totals: dict[str, int] = {}
     for value, owner_id, count in rows:
-        tally.setdefault(value, {})[owner_id] = count
-    return tally
+        totals[value] = totals.get(value, 0) + count
+        if owner_id is not None:
+            tally.setdefault(value, {})[owner_id] = count
+    return tally, totals
+
+
+def _tallies():
+    tallies = {}
+    for field in ("creator", "namespace", "account"):
+        tallies[field], totals = _owner_tally(field)
+        if field == "creator":
+            tallies["created"] = totals
+    return tallies
 
 
 def ownership_tallies() -> dict:
     """For every creator, namespace and account: how many of its live owned assets each team
-    owns. Three grouped scans of the estate, kept until the next collection."""
-    return rollup(
-        "ownership-tallies",
-        _collections_stamp(),
-        lambda: {field: _owner_tally(field) for field in ("creator", "namespace", "account")},
-    )
+    owns; and how many live assets each creator made. Grouped scans of the estate, kept until
+    the next collection (a decision barely moves them)."""
+    return rollup("ownership-tallies", _collections_stamp(), _tallies)
 
 
 def _stem_range(stem):
@@ -1041,9 +1050,8 @@ def actor_summary(actor: str) -> dict:
         **totals,
         "actions": top("action"),
         "addresses": top("source_ip"),
-        "providers": top("provider"),
         "touched": [(assets[row["asset"]], row["count"], row["last"]) for row in touched],
-        "created": Asset.objects.filter(creator=actor, gone_at__isnull=True).count(),
+        "created": ownership_tallies()["created"].get(actor, 0),
     }
 
 
