@@ -94,7 +94,7 @@ def _percent(part, whole):
 ROLLUP_TTL = 15 * 60
 # Part of every rollup's key: raise it when what a rollup holds changes shape, so a new release
 # never reads figures cached by the one before.
-ROLLUP_VERSION = 2
+ROLLUP_VERSION = 3
 
 
 def data_stamp() -> str:
@@ -314,6 +314,24 @@ def lifecycle_findings() -> list[tuple[str, str, int]]:
     ]
 
 
+UNCOVERED_SHOWN = 8
+
+
+def _uncovered_accounts():
+    """Accounts an organization listing reported that no enabled source collects (as
+    ``inventory.coverage`` defines them, in one query): places where workloads could run with
+    nobody looking. (how many, the first few)."""
+    covered = Scope.objects.filter(source__enabled=True).exclude(account="").values("account")
+    accounts = list(
+        live_assets()
+        .filter(kind=AssetKind.ACCOUNT)
+        .exclude(account__in=Subquery(covered))
+        .order_by("provider", "account")
+        .only("id", "name", "provider", "account")
+    )
+    return len(accounts), accounts[:UNCOVERED_SHOWN]
+
+
 def _estate_figures(today):
     """The overview's counting over every live asset: posture, providers by kind, lifecycle."""
     new_since = today - timedelta(days=NEW_DAYS)
@@ -326,6 +344,7 @@ def _estate_figures(today):
         "matrix": matrix,
         "matrix_totals": matrix_totals,
         "lifecycle": lifecycle_findings(),
+        "uncovered": _uncovered_accounts(),
     }
 
 

@@ -339,3 +339,26 @@ def test_warming_the_rollups_spares_the_next_page_view_its_counting(client, view
     for url in ("/teams/", "/versions/"):
         assert queries_for(client, url) == queries_for(client, url)
     assert text_of(page_of(client.get("/")), "total-count") == "7"
+
+
+def test_the_overview_names_accounts_no_source_collects(client, viewer, scope_run):
+    from inventory.ingest import ScopeIngest
+    from tests.conftest import asset
+
+    ingest = ScopeIngest(scope_run("org"))
+    for number in ("111111111111", "333333333333"):
+        ingest.add(
+            asset(f"account:{number}", kind="account", name=f"acct-{number}", account=number)
+        )
+    ingest.finish(complete=True)
+    Scope.objects.filter(key="org").update(account="111111111111")  # the one a source reads
+    client.force_login(viewer)
+    page = page_of(client.get("/"))
+    notice = page.split('data-testid="uncovered"')[1].split("</div>")[0]
+    assert "1 account exists that no source collects" in notice
+    shadow = Asset.objects.get(account="333333333333")
+    assert f'<a href="/assets/{shadow.pk}/">acct-333333333333</a>' in notice
+    assert "acct-111111111111" not in notice
+    from inventory.coverage import uncovered_accounts
+
+    assert list(uncovered_accounts()) == [shadow]  # the same verdict as inventory.coverage
