@@ -3,6 +3,7 @@
 from celery import shared_task
 
 from inventory.models import RunTrigger, Source
+from inventory.selectors import warm_rollups
 
 from .runner import run_source
 
@@ -13,4 +14,7 @@ def collect_source(source_id: int, trigger: str = RunTrigger.SCHEDULE) -> int | 
     source = Source.objects.filter(pk=source_id, enabled=True).first()
     if source is None:
         return None
-    return run_source(source, trigger).pk
+    run = run_source(source, trigger)
+    # Count the estate now, in the worker, rather than in the next person's page view.
+    warm_rollups()
+    return run.pk

@@ -362,3 +362,20 @@ def test_the_overview_names_accounts_no_source_collects(client, viewer, scope_ru
     from inventory.coverage import uncovered_accounts
 
     assert list(uncovered_accounts()) == [shadow]  # the same verdict as inventory.coverage
+
+
+def test_a_collection_task_leaves_the_figures_warm(client, viewer):
+    from collectors.tasks import collect_source
+    from inventory.models import Source
+
+    demo = Source.objects.create(name="demo", provider="demo", config={"seed": 2})
+    client.force_login(viewer)
+    cold = queries_for(client, "/")  # nothing collected yet: this counts and caches
+    assert collect_source(demo.pk) is not None
+    after_task = queries_for(client, "/")
+    assert after_task == queries_for(client, "/") < cold + 1
+    assert (
+        int(text_of(page_of(client.get("/")), "total-count"))
+        == Asset.objects.filter(gone_at__isnull=True).count()
+        > 0
+    )
