@@ -30,8 +30,8 @@ from django.utils import timezone
 
 # The API's label lookup keeps the key a query parameter on every database; the dashboard's
 # filters must behave exactly like the API's, so they share it.
-from .api.filtersets import LabelText
 from .eol import kubernetes_support, runtime_support
+from .labels import filter_label
 from .models import (
     AccessEvent,
     Asset,
@@ -579,22 +579,6 @@ def _version_prefix(field, value):
     )
 
 
-def _filter_label(queryset, value):
-    """Assets carrying the tag ``key=value`` (or any value for just ``key``). On PostgreSQL as
-    JSON containment and key existence, which a GIN index on labels can answer; elsewhere
-    through the API's label lookup. Tag values are always strings, so both agree."""
-    key, has_value, wanted = value.partition("=")
-    key, wanted = key.strip(), wanted.strip()
-    if connection.vendor == "postgresql":
-        if has_value:
-            return queryset.filter(labels__contains={key: wanted})
-        return queryset.filter(labels__has_key=key)
-    queryset = queryset.annotate(_label=LabelText(key))
-    if has_value:
-        return queryset.filter(_label=wanted)
-    return queryset.filter(_label__isnull=False)
-
-
 # Filters that compare one column with the value as given.
 _EXACT_FILTERS = {
     "provider": "provider",
@@ -646,7 +630,7 @@ def assets_matching(criteria: dict):
             Q(image=image) | Q(image__startswith=f"{image}:") | Q(image__startswith=f"{image}@")
         )
     if label := criteria.get("label"):
-        queryset = _filter_label(queryset, label)
+        queryset = filter_label(queryset, label)
     if after := criteria.get("first_seen_after"):
         queryset = queryset.filter(first_seen__gte=_day_start(after))
     if before := criteria.get("first_seen_before"):

@@ -1,13 +1,11 @@
 """Query-string filters for the API's lists, and the ordering every list shares."""
 
-import json
-
 import django_filters as filters
 from django import forms
-from django.db import NotSupportedError
-from django.db.models import Exists, F, Func, OuterRef, Q, TextField
+from django.db.models import Exists, F, OuterRef, Q
 from rest_framework.filters import OrderingFilter
 
+from inventory.labels import filter_label
 from inventory.models import (
     AccessEvent,
     Asset,
@@ -28,28 +26,6 @@ class IntegerFilter(filters.NumberFilter):
     """A number filter that accepts whole numbers only (and says so in the schema)."""
 
     field_class = forms.IntegerField
-
-
-class LabelText(Func):
-    """The text value of one tag or label. Unlike Django's key transforms, the key is always
-    a key (tags named "2024" exist, never an array index) and always a query parameter."""
-
-    output_field = TextField()
-
-    def __init__(self, key: str, field: str = "labels"):
-        super().__init__(F(field))
-        self.key = str(key)
-
-    def as_sql(self, compiler, connection, **extra):
-        raise NotSupportedError("label filtering supports PostgreSQL and SQLite")
-
-    def as_postgresql(self, compiler, connection, **extra):
-        labels, params = compiler.compile(self.get_source_expressions()[0])
-        return f"({labels} ->> %s)", (*params, self.key)
-
-    def as_sqlite(self, compiler, connection, **extra):
-        labels, params = compiler.compile(self.get_source_expressions()[0])
-        return f"JSON_EXTRACT({labels}, %s)", (*params, "$." + json.dumps(self.key))
 
 
 class StableOrderingFilter(OrderingFilter):
@@ -142,12 +118,7 @@ class AssetFilterSet(filters.FilterSet):
         return queryset
 
     def filter_label(self, queryset, name, value):
-        key, has_value, wanted = value.partition("=")
-        # The key is passed to the database as a parameter, never parsed as a lookup path.
-        queryset = queryset.annotate(_label=LabelText(key))
-        if has_value:
-            return queryset.filter(_label=wanted)
-        return queryset.filter(_label__isnull=False)
+        return filter_label(queryset, value)
 
     def filter_text(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value))
