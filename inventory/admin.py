@@ -45,6 +45,7 @@ class SourceAdmin(AuditedAdmin):
 class TeamAdmin(AuditedAdmin):
     list_display = ("name", "slug", "contact")
     prepopulated_fields = {"slug": ("name",)}
+    filter_horizontal = ("members",)
 
 
 @admin.register(OwnershipRule)

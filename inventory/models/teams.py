@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.db import models
 from django.urls import reverse
 
@@ -9,6 +10,9 @@ class Team(models.Model):
     slug = models.SlugField(max_length=100, unique=True)
     contact = models.CharField(max_length=254, blank=True, help_text="E-mail or chat channel.")
     description = models.TextField(blank=True)
+    # The people who answer for the team's assets: what "my team" means on the dashboard, and
+    # whose decisions a reconciler scoped to teams may make.
+    members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="teams", blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -23,4 +27,5 @@ class Team(models.Model):
         return reverse("dashboard:team", args=[self.slug])
 
     def snapshot(self) -> dict:
-        return {"name": self.name, "slug": self.slug, "contact": self.contact}
+        members = sorted(self.members.values_list("username", flat=True)) if self.pk else []
+        return {"name": self.name, "slug": self.slug, "contact": self.contact, "members": members}
