@@ -4,6 +4,7 @@ With no environment at all Daylight runs embedded: a SQLite file beside manage.p
 tasks executed in-process. Set DATABASE_URL and CELERY_BROKER_URL (or REDIS_URL) for production.
 """
 
+import json
 import os
 import secrets
 import warnings
@@ -30,6 +31,20 @@ def env_list(name, default=""):
 def env_int(name, default):
     value = os.environ.get(name)
     return int(value) if value else default
+
+
+def env_json(name) -> dict:
+    """A JSON object from the environment ({} when unset); group names may hold commas."""
+    value = os.environ.get(name, "").strip()
+    if not value:
+        return {}
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"{name} is not valid JSON: {exc}") from None
+    if not isinstance(parsed, dict):
+        raise ImproperlyConfigured(f"{name} must be a JSON object.")
+    return {str(key): str(val) for key, val in parsed.items()}
 
 
 def _secret_key():
@@ -216,6 +231,41 @@ DAYLIGHT_TRUSTED_REGISTRIES = env_list(
 DAYLIGHT_STALE_DAYS = env_int("DAYLIGHT_STALE_DAYS", 90)
 DAYLIGHT_INGEST_BATCH = env_int("DAYLIGHT_INGEST_BATCH", 2000)
 DAYLIGHT_LOCK_TTL = env_int("DAYLIGHT_LOCK_TTL", CELERY_TASK_TIME_LIMIT + 60)
+
+# --- Single sign-on (OpenID Connect) -------------------------------------------------------
+# Off unless an issuer and a client id are set. Endpoints come from the issuer's discovery
+# document unless set one by one; the client secret only ever lives in the environment.
+OIDC_ISSUER = os.environ.get("OIDC_ISSUER", "").rstrip("/")
+OIDC_RP_CLIENT_ID = os.environ.get("OIDC_CLIENT_ID", "")
+OIDC_RP_CLIENT_SECRET = os.environ.get("OIDC_CLIENT_SECRET", "")
+OIDC_ENABLED = bool(OIDC_ISSUER and OIDC_RP_CLIENT_ID)
+OIDC_PROVIDER_NAME = os.environ.get("OIDC_PROVIDER_NAME", "single sign-on")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_JWKS_URI", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
+OIDC_USE_PKCE = True
+OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+LOGIN_REDIRECT_URL_FAILURE = "login"
+# Whose claim names the person, and which claim lists their IdP groups.
+OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")
+OIDC_GROUPS_CLAIM = os.environ.get("OIDC_GROUPS_CLAIM", "groups")
+# JSON objects: IdP group → Daylight role, IdP group → team slug. Applied at every sign-in.
+OIDC_ROLE_GROUPS = env_json("OIDC_ROLE_GROUPS")
+OIDC_TEAM_GROUPS = env_json("OIDC_TEAM_GROUPS")
+# The role of someone in no mapped group: none (they see nothing) unless set.
+OIDC_DEFAULT_ROLE = os.environ.get("OIDC_DEFAULT_ROLE", "")
+_roles = {*OIDC_ROLE_GROUPS.values(), OIDC_DEFAULT_ROLE} - {"", "viewer", "reconciler", "admin"}
+if _roles:
+    raise ImproperlyConfigured(f"OIDC roles must be viewer, reconciler or admin: {sorted(_roles)}")
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("inventory.sso.OIDCBackend")
+
+# A reconciler decides only for their teams' assets and the unowned pool.
+DAYLIGHT_TEAM_SCOPING = env_bool("DAYLIGHT_TEAM_SCOPING")
 
 LOGGING = {
     "version": 1,

@@ -3,10 +3,23 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from inventory import sso
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    # Single sign-on: both answer 404 unless it is configured.
+    path(
+        "accounts/oidc/authenticate/",
+        login_not_required(sso.SignInView.as_view()),
+        name="oidc_authentication_init",
+    ),
+    path(
+        "accounts/oidc/callback/",
+        login_not_required(sso.CallbackView.as_view()),
+        name="oidc_authentication_callback",
+    ),
     path("api/v1/kubernetes/", include("inventory.api.kubernetes_audit")),
     path("api/", include("inventory.api.urls")),
     path("", include("dashboard.urls")),

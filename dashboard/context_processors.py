@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.utils.functional import SimpleLazyObject
 
 from inventory import selectors
@@ -5,12 +6,14 @@ from inventory.roles import ADMIN, RECONCILER, role_of
 
 
 def navigation(request):
-    """The signed-in user's role for the navigation, and how fresh the data is (computed only
-    when a page shows it)."""
-    role = role_of(getattr(request, "user", None))
+    """The signed-in user's role for the navigation, how fresh the data is (computed only
+    when a page shows it), and the single sign-on provider's name when there is one."""
+    # LoginRequiredMiddleware has looked it up already on the dashboard's pages.
+    role = getattr(request, "role", None) or role_of(getattr(request, "user", None))
     return {
         "user_role": role,
         "can_reconcile": role in (RECONCILER, ADMIN),
         "can_administer": role == ADMIN,
         "freshness": SimpleLazyObject(selectors.freshness),
+        "sso_provider": settings.OIDC_PROVIDER_NAME if settings.OIDC_ENABLED else None,
     }

@@ -148,6 +148,7 @@ class AuditFilterForm(forms.Form):
         super().__init__(data)
         groups = [("asset.", "Any asset decision"), ("rule.", "Any rule change")]
         groups += [("source.", "Any source change"), ("team.", "Any team change")]
+        groups += [("user.", "Any user change")]
         self.fields["action"].choices = [("", "Any"), *groups, *actions.items()]
 
     def criteria(self) -> dict:

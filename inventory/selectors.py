@@ -947,6 +947,9 @@ AUDIT_ACTIONS = {
     "team.create": "Added a team",
     "team.update": "Changed a team",
     "team.delete": "Removed a team",
+    "user.create": "Added a user",
+    "user.update": "Changed a user",
+    "user.sso_access": "Role or teams from single sign-on",
 }
 
 
@@ -979,6 +982,7 @@ AUDIT_OBJECTS = {
     "ownershiprule": "Ownership rule",
     "source": "Source",
     "team": "Team",
+    "user": "User",
 }
 EMPTY_VALUES = (None, "", [], {})
 

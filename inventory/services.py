@@ -14,6 +14,7 @@ from .models import (
     TrackingDecision,
 )
 from .ownership import decide_owner, load_rules
+from .roles import grant_role, role_of
 
 SYSTEM_ACTOR = "daylight"
 OWNER_FIELDS = ("provider", "labels", "account", "namespace", "name")
@@ -223,3 +224,23 @@ def delete_rule(rule: OwnershipRule, actor) -> int:
 def _live_asset_ids():
     live = Asset.objects.filter(gone_at__isnull=True).values_list("id", flat=True)
     return live.iterator(chunk_size=10_000)
+
+
+def apply_idp_access(user, role: str | None, teams, managed_teams, *, note=""):
+    """Make the user's role and their membership of the teams the identity provider manages
+    (``managed_teams``) what it says at this sign-in: ``role`` and ``teams``. Memberships of
+    other teams are Daylight's own and left alone. Audited when anything changed."""
+    with transaction.atomic():
+        before = _access_of(user)
+        grant_role(user, role)
+        wanted = {team.pk for team in teams}
+        user.teams.remove(*(team for team in managed_teams if team.pk not in wanted))
+        user.teams.add(*teams)
+        after = _access_of(user)
+        if after != before:
+            audit(None, "user.sso_access", user, before=before, after=after, note=note)
+    return after
+
+
+def _access_of(user) -> dict:
+    return {"role": role_of(user), "teams": sorted(user.teams.values_list("slug", flat=True))}

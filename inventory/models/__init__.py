@@ -13,6 +13,7 @@ from .choices import (
     TrackingStatus,
 )
 from .findings import Finding
+from .identities import ExternalIdentity
 from .leases import Lease
 from .ownership import OwnershipRule, TrackingDecision
 from .runs import CollectionRun, ScopeRun
@@ -26,6 +27,7 @@ __all__ = [
     "AssetKind",
     "AuditLog",
     "CollectionRun",
+    "ExternalIdentity",
     "Finding",
     "FindingCategory",
     "FindingStatus",

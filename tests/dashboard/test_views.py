@@ -78,9 +78,15 @@ def test_every_role_sees_the_overview_and_only_admins_the_administration(client,
     assert ("Administration" in page) is administers
 
 
-def test_a_user_without_a_role_still_reads_but_is_told_so(client):
+def test_a_user_without_a_role_reads_nothing_and_is_told_so(client, estate):
+    estate("prod", {"acct-a": 2})
     client.force_login(make_user("nobody", None))
-    assert "no role" in page_of(client.get("/"))
+    for url in ("/", "/assets/", "/reconcile/", "/audit/", "/teams/"):
+        response = client.get(url)
+        assert response.status_code == 403, url
+        page = response.content.decode()
+        assert 'data-testid="no-role"' in page and "fn-0001" not in page
+    assert client.post(reverse("logout")).status_code == 302
 
 
 # --- the overview ---------------------------------------------------------------------------

@@ -9,7 +9,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 
-from inventory.roles import ADMIN, ROLES
+from inventory import roles
+from inventory.roles import ROLES
 from inventory.services import audit
 
 
@@ -20,14 +21,11 @@ def generate_password() -> str:
 
 def grant_role(user, role: str) -> None:
     """Make ``role`` the user's only role; admins also get the Django admin site."""
-    groups = {group.name: group for group in Group.objects.filter(name__in=ROLES)}
-    missing = [name for name in ROLES if name not in groups]
+    present = set(Group.objects.filter(name__in=ROLES).values_list("name", flat=True))
+    missing = [name for name in ROLES if name not in present]
     if missing:
         raise CommandError(f"Role groups {', '.join(missing)} are missing: run migrate first.")
-    user.is_staff = user.is_superuser = role == ADMIN
-    user.save()
-    user.groups.remove(*(group for name, group in groups.items() if name != role))
-    user.groups.add(groups[role])
+    roles.grant_role(user, role)
 
 
 def save_user(username: str, role: str, password: str | None, *, update=False):

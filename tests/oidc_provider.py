@@ -1,0 +1,215 @@
+"""A small, real OpenID Connect provider for the tests: discovery document, JWKS, an authorize
+endpoint that signs in whoever the test says and redirects back with a code, a token endpoint
+that checks the client, the redirect URI and the PKCE verifier and returns an ID token signed
+RS256, and userinfo. It listens on 127.0.0.1 on a free port, in a thread the test stops.
+
+Knobs let a test make the provider misbehave the way an attacker or a misconfiguration would:
+sign with a key it does not publish, name another audience or issuer, echo another nonce."""
+
+import base64
+import hashlib
+import json
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+KID = "test-key-1"
+
+
+def new_key():
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@dataclass
+class Person:
+    """Who is signed in at the provider: the claims it vouches for."""
+
+    sub: str
+    claims: dict = field(default_factory=dict)
+
+
+@dataclass
+class Grant:
+    person: Person
+    client_id: str
+    redirect_uri: str
+    nonce: str | None
+    challenge: str | None
+    method: str | None
+
+
+class Provider:
+    def __init__(self, key, *, client_id="daylight", client_secret="s3cret-client-value"):
+        self.key = key
+        self.client_id = client_id
+        self.client_secret = client_secret
+        self.redirect_uris: set[str] = set()
+        self.person: Person | None = None
+        self.grants: dict[str, Grant] = {}
+        self.tokens: dict[str, Person] = {}
+        self.requests: list[tuple[str, str, dict]] = []  # (method, path, params)
+        # Misbehaviour, for the refusal tests.
+        self.signing_key = key  # a different key: a forged signature under the same kid
+        self.id_token_overrides: dict = {}
+        self.userinfo_overrides: dict = {}
+        self.serve_userinfo = True
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(0.05,), daemon=True
+        )
+
+    def start(self):
+        self._thread.start()
+        return self
+
+    def stop(self):
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def sign_in(self, sub, **claims):
+        """Someone signs in at the provider (the next authorize request is theirs)."""
+        self.person = Person(sub, claims)
+
+    # --- the documents ---
+
+    def discovery(self):
+        return {
+            "issuer": self.issuer,
+            "authorization_endpoint": f"{self.issuer}/authorize",
+            "token_endpoint": f"{self.issuer}/token",
+            "userinfo_endpoint": f"{self.issuer}/userinfo" if self.serve_userinfo else None,
+            "jwks_uri": f"{self.issuer}/jwks",
+            "response_types_supported": ["code"],
+            "subject_types_supported": ["public"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "code_challenge_methods_supported": ["S256"],
+        }
+
+    def jwks(self):
+        public = jwt.algorithms.RSAAlgorithm.to_jwk(self.key.public_key(), as_dict=True)
+        return {"keys": [{**public, "kid": KID, "alg": "RS256", "use": "sig"}]}
+
+    def id_token(self, grant: Grant):
+        now = int(time.time())
+        claims = {
+            "iss": self.issuer,
+            "sub": grant.person.sub,
+            "aud": grant.client_id,
+            "iat": now,
+            "exp": now + 300,
+            **({"nonce": grant.nonce} if grant.nonce else {}),
+            **grant.person.claims,
+            **self.id_token_overrides,
+        }
+        claims = {k: v for k, v in claims.items() if v is not None}
+        return jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": KID})
+
+    # --- the endpoints ---
+
+    def authorize(self, params):
+        """(status, headers, body) for GET /authorize."""
+        redirect_uri = params.get("redirect_uri", "")
+        if params.get("client_id") != self.client_id or redirect_uri not in self.redirect_uris:
+            return 400, {}, {"error": "invalid_client_or_redirect"}
+        if params.get("response_type") != "code" or "openid" not in params.get("scope", ""):
+            return 400, {}, {"error": "invalid_request"}
+        if self.person is None:
+            return 400, {}, {"error": "login_required"}
+        code = secrets.token_urlsafe(24)
+        self.grants[code] = Grant(
+            self.person,
+            params["client_id"],
+            redirect_uri,
+            params.get("nonce"),
+            params.get("code_challenge"),
+            params.get("code_challenge_method"),
+        )
+        query = urlencode({"code": code, "state": params.get("state", "")})
+        return 302, {"Location": f"{redirect_uri}?{query}"}, None
+
+    def token(self, params, authorization):
+        client_id, secret = params.get("client_id"), params.get("client_secret")
+        if authorization.startswith("Basic "):
+            client_id, _, secret = base64.b64decode(authorization[6:]).decode().partition(":")
+        if client_id != self.client_id or secret != self.client_secret:
+            return 401, {}, {"error": "invalid_client"}
+        grant = self.grants.pop(params.get("code", ""), None)  # a code works once
+        if (
+            params.get("grant_type") != "authorization_code"
+            or grant is None
+            or grant.redirect_uri != params.get("redirect_uri")
+        ):
+            return 400, {}, {"error": "invalid_grant"}
+        if grant.challenge is not None:
+            verifier = params.get("code_verifier", "")
+            digest = hashlib.sha256(verifier.encode()).digest()
+            expected = base64.urlsafe_b64encode(digest).rstrip(b"=").decode()
+            if grant.method != "S256" or expected != grant.challenge:
+                return 400, {}, {"error": "invalid_grant", "error_description": "PKCE"}
+        access_token = secrets.token_urlsafe(24)
+        self.tokens[access_token] = grant.person
+        body = {
+            "access_token": access_token,
+            "token_type": "Bearer",
+            "expires_in": 300,
+            "id_token": self.id_token(grant),
+        }
+        return 200, {}, body
+
+    def userinfo(self, authorization):
+        person = self.tokens.get(authorization.removeprefix("Bearer "))
+        if person is None:
+            return 401, {}, {"error": "invalid_token"}
+        return 200, {}, {"sub": person.sub, **person.claims, **self.userinfo_overrides}
+
+
+def _handler(provider: Provider):
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self, status, headers, body):
+            payload = b"" if body is None else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def do_GET(self):
+            url = urlsplit(self.path)
+            params = {k: v[0] for k, v in parse_qs(url.query).items()}
+            provider.requests.append(("GET", url.path, params))
+            auth = self.headers.get("Authorization", "")
+            routes = {
+                "/.well-known/openid-configuration": lambda: (200, {}, provider.discovery()),
+                "/jwks": lambda: (200, {}, provider.jwks()),
+                "/authorize": lambda: provider.authorize(params),
+                "/userinfo": lambda: provider.userinfo(auth),
+            }
+            route = routes.get(url.path)
+            if url.path == "/userinfo" and not provider.serve_userinfo:
+                route = None
+            self._answer(*(route() if route else (404, {}, {"error": "not_found"})))
+
+        def do_POST(self):
+            url = urlsplit(self.path)
+            length = int(self.headers.get("Content-Length") or 0)
+            form = parse_qs(self.rfile.read(length).decode())
+            params = {k: v[0] for k, v in form.items()}
+            provider.requests.append(("POST", url.path, params))
+            if url.path != "/token":
+                return self._answer(404, {}, {"error": "not_found"})
+            return self._answer(*provider.token(params, self.headers.get("Authorization", "")))
+
+    return Handler
