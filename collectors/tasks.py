@@ -4,6 +4,7 @@ from celery import shared_task
 
 from inventory.models import RunTrigger, Source
 from inventory.selectors import warm_rollups
+from inventory.tasks import notify_run
 
 from .runner import run_source
 
@@ -17,4 +18,6 @@ def collect_source(source_id: int, trigger: str = RunTrigger.SCHEDULE) -> int | 
     run = run_source(source, trigger)
     # Count the estate now, in the worker, rather than in the next person's page view.
     warm_rollups()
+    # Notifications are read from what the run wrote, after it, so ingest stays fast.
+    notify_run.delay(run.pk)
     return run.pk

@@ -191,6 +191,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "daylight.reevaluate_findings",
         "schedule": crontab(minute=20, hour=0),
     },
+    "daylight-requeue-deliveries": {
+        "task": "daylight.requeue_deliveries",
+        "schedule": crontab(minute="*/15"),
+    },
 }
 
 if REDIS_URL:
@@ -266,6 +270,28 @@ if OIDC_ENABLED:
 
 # A reconciler decides only for their teams' assets and the unowned pool.
 DAYLIGHT_TEAM_SCOPING = env_bool("DAYLIGHT_TEAM_SCOPING")
+
+# --- Notifications ------------------------------------------------------------------------------
+# Where links in notifications point: the dashboard's address as its users reach it.
+DAYLIGHT_BASE_URL = os.environ.get("DAYLIGHT_BASE_URL", "http://localhost:8000").rstrip("/")
+# A digest names at most this many assets; the rest are a link to the filtered list.
+DAYLIGHT_NOTIFY_MAX_ITEMS = env_int("DAYLIGHT_NOTIFY_MAX_ITEMS", 20)
+DAYLIGHT_NOTIFY_TIMEOUT = env_int("DAYLIGHT_NOTIFY_TIMEOUT", 10)  # seconds per HTTP/SMTP attempt
+# Retries after the first attempt; the n-th waits up to 2^n * backoff seconds (capped, jittered).
+DAYLIGHT_NOTIFY_RETRIES = env_int("DAYLIGHT_NOTIFY_RETRIES", 6)
+DAYLIGHT_NOTIFY_BACKOFF = env_int("DAYLIGHT_NOTIFY_BACKOFF", 30)
+DAYLIGHT_NOTIFY_BACKOFF_MAX = env_int("DAYLIGHT_NOTIFY_BACKOFF_MAX", 3600)
+
+# E-mail (notifications), through Django's backends: SMTP unless EMAIL_BACKEND says otherwise.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = DAYLIGHT_NOTIFY_TIMEOUT
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "daylight@localhost")
 
 LOGGING = {
     "version": 1,

@@ -7,7 +7,10 @@ from .models import (
     Asset,
     AuditLog,
     CollectionRun,
+    Delivery,
     Finding,
+    NotificationChannel,
+    NotificationRule,
     OwnershipRule,
     Scope,
     ScopeRun,
@@ -134,3 +137,24 @@ class ScopeAdmin(ReadOnlyAdmin):
 class AuditLogAdmin(ReadOnlyAdmin):
     list_display = ("at", "actor_name", "action", "object_type", "object_repr")
     list_filter = ("action", "object_type")
+
+
+@admin.register(NotificationChannel)
+class NotificationChannelAdmin(AuditedAdmin):
+    list_display = ("name", "kind", "url_env", "secret_env", "enabled")
+    list_filter = ("kind", "enabled")
+
+
+@admin.register(NotificationRule)
+class NotificationRuleAdmin(AuditedAdmin):
+    list_display = ("name", "event", "team", "channel", "failing_runs", "enabled")
+    list_filter = ("event", "enabled")
+    list_editable = ("enabled",)
+    list_select_related = ("team", "channel")
+
+
+@admin.register(Delivery)
+class DeliveryAdmin(ReadOnlyAdmin):
+    list_display = ("created_at", "title", "rule", "channel", "status", "attempts", "last_error")
+    list_filter = ("status", "event")
+    list_select_related = ("rule", "channel")

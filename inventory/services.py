@@ -2,6 +2,8 @@
 its own audit row and asset history: background writes are recorded as explicitly as people's.
 """
 
+from functools import partial
+
 from django.db import transaction
 from django.utils import timezone
 
@@ -187,7 +189,14 @@ def expire_decisions(now=None) -> int:
                     "expires_at": decision.expires_at.isoformat(),
                 },
             )
+        transaction.on_commit(partial(_notify_expired, [d.pk for d in expired]), robust=True)
     return len(expired)
+
+
+def _notify_expired(decision_ids):
+    from .tasks import notify_expired
+
+    notify_expired.delay(decision_ids)
 
 
 def save_config(obj, actor):

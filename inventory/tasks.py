@@ -5,16 +5,19 @@ Source are scheduled separately, by the PeriodicTask rows that ``inventory.sched
 """
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import locks, services
 from .findings import rollup, sync_findings
-from .models import Asset, AssetChange
+from .models import Asset, AssetChange, CollectionRun, Delivery
 from .normalize import COLLECTED_FIELDS
+from .notifications import events, sending
 from .rules import RuleContext, evaluate
 
 logger = logging.getLogger(__name__)
@@ -28,6 +31,55 @@ ROLLUP_FIELDS = ("exposed", "eol", "max_severity")  # what inventory.findings.ro
 def expire_decisions() -> int:
     """Deactivate accepted-risk and other decisions past their expiry; returns how many."""
     return services.expire_decisions()
+
+
+@shared_task(name="daylight.notify_run")
+def notify_run(run_id: int) -> int:
+    """Create (and queue) the notifications a finished collection run calls for; safe to run
+    twice for the same run. Returns how many deliveries were created."""
+    run = CollectionRun.objects.select_related("source").filter(pk=run_id).first()
+    return len(events.notify_run(run)) if run else 0
+
+
+@shared_task(name="daylight.notify_expired")
+def notify_expired(decision_ids: list[int]) -> int:
+    """Notify the rules about accepted risks that have just expired."""
+    return len(events.notify_expired(decision_ids))
+
+
+@shared_task(
+    bind=True,
+    name="daylight.deliver_notification",
+    autoretry_for=(sending.DeliveryFailed,),
+    max_retries=settings.DAYLIGHT_NOTIFY_RETRIES,
+    retry_backoff=settings.DAYLIGHT_NOTIFY_BACKOFF,
+    retry_backoff_max=settings.DAYLIGHT_NOTIFY_BACKOFF_MAX,
+    retry_jitter=True,
+    soft_time_limit=settings.DAYLIGHT_NOTIFY_TIMEOUT * 3,
+    time_limit=settings.DAYLIGHT_NOTIFY_TIMEOUT * 3 + 10,
+)
+def deliver_notification(self, delivery_id: int) -> str | None:
+    """Send one delivery; failures worth retrying are retried with exponential backoff, and the
+    last one is recorded as failed. Returns the delivery's status."""
+    delivery = sending.attempt(delivery_id, final=self.request.retries >= self.max_retries)
+    return delivery.status if delivery else None
+
+
+@shared_task(name="daylight.requeue_deliveries")
+def requeue_deliveries() -> int:
+    """Queue again the pending deliveries whose task was lost (the broker was down when they
+    were created, a worker died): pending, and not attempted for longer than any backoff."""
+    quiet_since = timezone.now() - timedelta(seconds=settings.DAYLIGHT_NOTIFY_BACKOFF_MAX + 600)
+    stranded = Delivery.objects.filter(
+        Q(last_attempt_at__lt=quiet_since)
+        | Q(last_attempt_at__isnull=True, created_at__lt=quiet_since),
+        status=Delivery.Status.PENDING,
+    ).values_list("pk", flat=True)
+    count = 0
+    for delivery_id in stranded[:1000]:
+        events.queue_delivery(delivery_id)
+        count += 1
+    return count
 
 
 @shared_task(name="daylight.reevaluate_findings")

@@ -15,6 +15,7 @@ from .choices import (
 from .findings import Finding
 from .identities import ExternalIdentity
 from .leases import Lease
+from .notifications import Delivery, NotificationChannel, NotificationRule
 from .ownership import OwnershipRule, TrackingDecision
 from .runs import CollectionRun, ScopeRun
 from .sources import Scope, Source
@@ -27,11 +28,14 @@ __all__ = [
     "AssetKind",
     "AuditLog",
     "CollectionRun",
+    "Delivery",
     "ExternalIdentity",
     "Finding",
     "FindingCategory",
     "FindingStatus",
     "Lease",
+    "NotificationChannel",
+    "NotificationRule",
     "OwnerBasis",
     "OwnershipRule",
     "Provider",

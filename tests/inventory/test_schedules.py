@@ -29,10 +29,12 @@ from inventory.tasks import expire_decisions, reevaluate_assets, reevaluate_find
 from tests.conftest import NOW, asset
 
 pytestmark = pytest.mark.django_db
-SYSTEM_TASKS = {
+DAILY_TASKS = {
     "daylight-expire-decisions": "daylight.expire_decisions",
     "daylight-reevaluate-findings": "daylight.reevaluate_findings",
 }
+# Notification deliveries whose task was lost are looked for every quarter of an hour.
+SYSTEM_TASKS = {**DAILY_TASKS, "daylight-requeue-deliveries": "daylight.requeue_deliveries"}
 
 
 def cron_of(task: PeriodicTask) -> str:
@@ -124,9 +126,9 @@ def test_system_jobs_are_registered_celery_tasks_scheduled_daily(settings):
     app.loader.import_default_modules()
     schedule = settings.CELERY_BEAT_SCHEDULE
     assert {name: entry["task"] for name, entry in schedule.items()} == SYSTEM_TASKS
-    for entry in schedule.values():
-        assert entry["task"] in app.tasks
-        cron = entry["schedule"]
+    assert all(entry["task"] in app.tasks for entry in schedule.values())
+    for name in DAILY_TASKS:
+        cron = schedule[name]["schedule"]
         assert len(cron.minute) == 1 and len(cron.hour) == 1, "runs once a day"
         assert len(cron.day_of_month) == 31 and len(cron.day_of_week) == 7, "every day"
 
@@ -142,7 +144,8 @@ def test_beat_database_scheduler_stores_system_jobs_beside_source_schedules(sour
         for task in PeriodicTask.objects.select_related("crontab").filter(enabled=True)
     }
     assert stored[schedules.task_name(source)].task == "daylight.collect_source"
-    for name, task_name in SYSTEM_TASKS.items():
+    assert stored["daylight-requeue-deliveries"].task == "daylight.requeue_deliveries"
+    for name, task_name in DAILY_TASKS.items():
         assert stored[name].task == task_name
         entry = settings.CELERY_BEAT_SCHEDULE[name]["schedule"]
         assert cron_of(stored[name]) == f"{min(entry.minute)} {min(entry.hour)} * * *"

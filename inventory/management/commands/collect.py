@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from collectors.runner import run_source
 from inventory.models import RunStatus, RunTrigger, Source
+from inventory.tasks import notify_run
 
 # Runs that did not read everything they should have: the command exits non-zero for them.
 UNHEALTHY = (RunStatus.FAILED, RunStatus.PARTIAL)
@@ -80,7 +81,11 @@ class Command(BaseCommand):
 
     def collect(self, source):
         self.stdout.write(f"Collecting {source.name} ({source.provider})")
-        return run_source(source, RunTrigger.COMMAND, on_scope=self.report_scope)
+        run = run_source(source, RunTrigger.COMMAND, on_scope=self.report_scope)
+        # In this process: the deliveries are recorded even when no worker is listening, and
+        # sent by one when there is (or at once, embedded).
+        notify_run(run.pk)
+        return run
 
     def report_scope(self, scope_run):
         ok = scope_run.status == RunStatus.SUCCEEDED
