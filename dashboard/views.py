@@ -17,7 +17,7 @@ from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError
 
 from collectors.tasks import collect_source
-from inventory import selectors
+from inventory import scoping, selectors
 from inventory.models import Asset, CollectionRun, RunTrigger, Source, Team
 from inventory.roles import ADMIN, RECONCILER, has_role
 
@@ -128,7 +128,7 @@ def overview(request):
 @require_safe
 def asset_detail(request, pk):
     try:
-        asset = selectors.asset_for_page(pk)
+        asset = selectors.asset_for_page(pk, scoping.visible_assets(request.user))
     except Asset.DoesNotExist:
         raise Http404("No such asset.") from None
     context = {"asset": asset, **selectors.asset_detail(asset)}
@@ -137,7 +137,8 @@ def asset_detail(request, pk):
         context["evidence"] = selectors.queue_evidence([asset], teams)[asset.pk]
         context["teams"] = teams
     if has_role(request.user, RECONCILER) and not asset.gone_at:
-        context["teams"] = context.get("teams") or selectors.teams_for_choice()
+        teams = context.get("teams") or selectors.teams_for_choice()
+        context["teams"] = scoping.decidable_teams(request.user, teams)
         context["default_expiry"] = default_expiry()
         context["here"] = request.get_full_path()
     return render(request, "dashboard/asset_detail.html", context)
@@ -151,15 +152,15 @@ def team_list(request):
 @require_safe
 def team_detail(request, slug):
     team = get_object_or_404(Team, slug=slug)
-    return render(
-        request, "dashboard/team_detail.html", {"team": team, **selectors.team_detail(team)}
-    )
+    details = selectors.team_detail(team, scoping.visible_assets(request.user))
+    return render(request, "dashboard/team_detail.html", {"team": team, **details})
 
 
 def _filtered_assets(request):
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria, sort = form.criteria(), form.ordering()
-    return form, criteria, sort, selectors.assets_matching(criteria)
+    matching = scoping.visible_assets(request.user, selectors.assets_matching(criteria))
+    return form, criteria, sort, matching
 
 
 @require_safe
@@ -210,7 +211,7 @@ def reconcile(request):
     owner; reconcilers decide one by one or on a selection."""
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria = {k: v for k, v in form.criteria().items() if k in QUEUE_FILTERS}
-    queue = selectors.untracked_queue(criteria)
+    queue = scoping.visible_assets(request.user, selectors.untracked_queue(criteria))
     page = keyset_page(
         selectors.asset_rows(queue),
         QUEUE_ORDER,
@@ -229,7 +230,7 @@ def reconcile(request):
         "page": page,
         "count": count,
         "count_more": more,
-        "teams": teams,
+        "teams": scoping.decidable_teams(request.user, teams),
         "default_expiry": default_expiry(),
         "here": request.get_full_path(),
         **_page_links(params, page),

@@ -421,9 +421,11 @@ def overview(now=None) -> dict:
 # --- asset ----------------------------------------------------------------------------------
 
 
-def asset_for_page(pk):
-    """The asset with everything its page shows about it in the same row."""
-    return Asset.objects.select_related(
+def asset_for_page(pk, assets=None):
+    """The asset (one of ``assets``, by default any) with everything its page shows about it
+    in the same row."""
+    assets = Asset.objects.all() if assets is None else assets
+    return assets.select_related(
         "owner", "scope__source", "parent", "decision__decided_by", "decision__team", "owner_rule"
     ).get(pk=pk)
 
@@ -547,14 +549,16 @@ def untracked_count() -> int:
     return team_figures().get(None, EMPTY_TEAM)["untracked"]
 
 
-def team_detail(team) -> dict:
+def team_detail(team, assets=None) -> dict:
+    """The team's figures, and the first of its live assets (out of ``assets``, by default
+    all)."""
     figures = team_figures().get(team.pk, EMPTY_TEAM)
+    assets = Asset.objects.all() if assets is None else assets
     return {
         "totals": figures,
         "by_kind": [(label, count) for _, label, count in _kinds_in_order(figures["by_kind"])],
         "assets": list(
-            live_assets()
-            .filter(owner=team)
+            assets.filter(owner=team, gone_at__isnull=True)
             .select_related("scope")
             .order_by("name", "id")[:TEAM_ASSET_LIMIT]
         ),

@@ -17,6 +17,7 @@ from .models import (
 )
 from .ownership import decide_owner, load_rules
 from .roles import grant_role, role_of
+from .scoping import check_decision
 
 SYSTEM_ACTOR = "daylight"
 OWNER_FIELDS = ("provider", "labels", "account", "namespace", "name")
@@ -101,6 +102,7 @@ def refresh_ownership(asset_ids, *, actor=None, now=None) -> int:
 def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=None, note=""):
     now = timezone.now()
     assets = list(assets)
+    check_decision(actor, assets, team)
     with transaction.atomic():
         TrackingDecision.objects.filter(asset__in=assets, active=True).update(active=False)
         decisions = (
@@ -219,6 +221,7 @@ def delete_config(obj, actor):
 
 def save_rule(rule: OwnershipRule, actor) -> int:
     """Create or change an ownership rule and re-derive every live asset's owner."""
+    check_decision(actor, team=rule.team if rule.team_id else None)
     with transaction.atomic():
         save_config(rule, actor)
         return refresh_ownership(_live_asset_ids(), actor=actor)

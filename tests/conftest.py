@@ -6,8 +6,18 @@ from datetime import UTC, datetime
 import pytest
 from django.contrib.auth.models import Group, User
 
-from collectors.records import DiscoveredAsset, ScopeSpec
-from inventory.models import CollectionRun, RunTrigger, Scope, ScopeRun, Source
+from collectors.records import AccessRecord, DiscoveredAsset, Endpoint, ScopeSpec
+from inventory.ingest import ScopeIngest
+from inventory.models import (
+    Asset,
+    CollectionRun,
+    OwnershipRule,
+    RunTrigger,
+    Scope,
+    ScopeRun,
+    Source,
+    Team,
+)
 from inventory.roles import ADMIN, RECONCILER, VIEWER
 
 NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
@@ -72,3 +82,39 @@ def asset(key, **fields):
 
 
 __all__ = ["NOW", "ScopeSpec", "asset", "make_user"]
+
+
+@pytest.fixture
+def scoped_estate(scope_run, settings, reconciler):
+    """Team scoping on, and three live functions, each public without authentication (an open
+    finding) and with an access event: ``pay`` owned by Payments (by rule), ``plat`` owned by
+    Platform, ``shadow`` owned by nobody. The reconciler is a member of Payments only."""
+    settings.DAYLIGHT_TEAM_SCOPING = True
+    teams = {}
+    for slug in ("payments", "platform"):
+        teams[slug] = Team.objects.create(name=slug.title(), slug=slug)
+        OwnershipRule.objects.create(name=slug, team=teams[slug], tag_key="team", tag_value=slug)
+    teams["payments"].members.add(reconciler)
+    job = ScopeIngest(scope_run())
+    for name, labels in (("pay", {"team": "payments"}), ("plat", {"team": "platform"})):
+        job.add(asset(f"arn:fn:{name}", name=name, labels=labels, endpoints=[_open_door(name)]))
+    job.add(asset("arn:fn:shadow", name="shadow", endpoints=[_open_door("shadow")]))
+    for name in ("pay", "plat", "shadow"):
+        job.add(
+            AccessRecord(
+                event_id=f"evt-{name}",
+                provider="aws",
+                occurred_at=NOW,
+                action="UpdateFunctionCode",
+                asset_key=f"arn:fn:{name}",
+                actor="alice",
+            )
+        )
+    job.finish(complete=True)
+    assets = {a.name: a for a in Asset.objects.all()}
+    assert assets["pay"].owner == teams["payments"] and assets["shadow"].owner is None
+    return {"teams": teams, **assets}
+
+
+def _open_door(name):
+    return Endpoint(f"https://{name}.example", public=True, auth="none", via="url")

@@ -12,6 +12,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from inventory import scoping
 from inventory.credentials import CREDENTIALS_ADVICE, credential_paths
 from inventory.models import (
     AccessEvent,
@@ -302,7 +303,8 @@ class BulkDecisionSerializer(DecisionSerializer):
 
     def validate_assets(self, ids):
         ids = list(dict.fromkeys(ids))
-        found = Asset.objects.in_bulk(ids)
+        # Assets outside a scoped reconciler's teams are as unknown here as on their pages.
+        found = scoping.visible_assets(self.context["request"].user).in_bulk(ids)
         if missing := [pk for pk in ids if pk not in found]:
             raise serializers.ValidationError(
                 f"No asset with id {', '.join(map(str, missing[:20]))}."

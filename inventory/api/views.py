@@ -15,7 +15,7 @@ from rest_framework.exceptions import APIException
 from rest_framework.response import Response
 
 from collectors.tasks import collect_source
-from inventory import services
+from inventory import scoping, services
 from inventory.models import (
     AccessEvent,
     Asset,
@@ -139,7 +139,9 @@ class AssetViewSet(ReadOnlyViewSet):
     ordering_fields = ["name", "first_seen", "last_changed", "max_severity", "provider", "kind"]
 
     def get_queryset(self):
-        assets = Asset.objects.select_related("owner", "scope")
+        assets = scoping.visible_assets(
+            self.request.user, Asset.objects.select_related("owner", "scope")
+        )
         if self.action != "retrieve":
             return assets
         return (
@@ -290,6 +292,9 @@ class AccessEventViewSet(ReadOnlyViewSet):
     filterset_class = filtersets.AccessEventFilterSet
     ordering_fields = ["occurred_at", "actor", "action"]
 
+    def get_queryset(self):
+        return scoping.visible_about_assets(self.request.user, super().get_queryset())
+
 
 class FindingViewSet(ReadOnlyViewSet):
     """Rules' verdicts on assets, most severe first."""
@@ -298,6 +303,9 @@ class FindingViewSet(ReadOnlyViewSet):
     serializer_class = serializers.FindingSerializer
     filterset_class = filtersets.FindingFilterSet
     ordering_fields = ["severity", "opened_at", "resolved_at"]
+
+    def get_queryset(self):
+        return scoping.visible_about_assets(self.request.user, super().get_queryset())
 
 
 class AuditLogViewSet(ReadOnlyViewSet):
