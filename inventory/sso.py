@@ -179,6 +179,11 @@ class OIDCBackend(OIDCAuthenticationBackend):
             return None
         return super().authenticate(request, nonce=nonce, code_verifier=code_verifier)
 
+    def get_user(self, user_id):
+        """Like Django's own backend: a deactivated person's sessions end at once."""
+        user = super().get_user(user_id)
+        return user if user is not None and user.is_active else None
+
     def verify_token(self, token, **kwargs):
         try:
             claims = super().verify_token(token, **kwargs)

@@ -213,3 +213,20 @@ def _handler(provider: Provider):
             return self._answer(*provider.token(params, self.headers.get("Authorization", "")))
 
     return Handler
+
+
+def configure(settings, idp, *, role_groups, team_groups=None, name="Example IdP"):
+    """Point Daylight's single sign-on at ``idp`` through pytest-django's ``settings``, as the
+    OIDC_* environment variables would (endpoints by discovery)."""
+    settings.OIDC_ISSUER = idp.issuer
+    settings.OIDC_RP_CLIENT_ID = idp.client_id
+    settings.OIDC_RP_CLIENT_SECRET = idp.client_secret
+    settings.OIDC_ENABLED = True
+    settings.OIDC_PROVIDER_NAME = name
+    settings.OIDC_ROLE_GROUPS = role_groups
+    settings.OIDC_TEAM_GROUPS = team_groups or {}
+    settings.OIDC_DEFAULT_ROLE = ""
+    settings.AUTHENTICATION_BACKENDS = [
+        "django.contrib.auth.backends.ModelBackend",
+        "inventory.sso.OIDCBackend",
+    ]

@@ -7,13 +7,15 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
+from django.contrib import auth
 from django.contrib.auth.models import User
 from django.core.cache import cache
+from django.http import HttpRequest
 from django.urls import reverse
 
 from inventory.models import AuditLog, ExternalIdentity, Team
 from inventory.roles import ADMIN, RECONCILER, VIEWER, role_of
-from tests.oidc_provider import Provider, new_key
+from tests.oidc_provider import Provider, configure, new_key
 
 CALLBACK = "http://testserver/accounts/oidc/callback/"
 ROLE_GROUPS = {
@@ -38,24 +40,9 @@ def provider(signing_key):
     cache.delete(f"oidc-discovery:{idp.issuer}")
 
 
-def configure(settings, idp):
-    settings.OIDC_ISSUER = idp.issuer
-    settings.OIDC_RP_CLIENT_ID = idp.client_id
-    settings.OIDC_RP_CLIENT_SECRET = idp.client_secret
-    settings.OIDC_ENABLED = True
-    settings.OIDC_PROVIDER_NAME = "Example IdP"
-    settings.OIDC_ROLE_GROUPS = ROLE_GROUPS
-    settings.OIDC_TEAM_GROUPS = TEAM_GROUPS
-    settings.OIDC_DEFAULT_ROLE = ""
-    settings.AUTHENTICATION_BACKENDS = [
-        "django.contrib.auth.backends.ModelBackend",
-        "inventory.sso.OIDCBackend",
-    ]
-
-
 @pytest.fixture
 def sso(settings, provider, db):
-    configure(settings, provider)
+    configure(settings, provider, role_groups=ROLE_GROUPS, team_groups=TEAM_GROUPS)
     return provider
 
 
@@ -93,8 +80,11 @@ def sign_in(client, idp, sub="u-1", next_url="/", **claims):
 
 
 def signed_in_user(client):
-    user_id = client.session.get("_auth_user_id")
-    return User.objects.get(pk=user_id) if user_id else None
+    """Whom the client's session signs in, as Django's middleware would tell."""
+    request = HttpRequest()
+    request.session = client.session
+    user = auth.get_user(request)
+    return User.objects.get(pk=user.pk) if user.is_authenticated else None
 
 
 def login_page_messages(client):
@@ -246,6 +236,21 @@ def test_team_memberships_follow_the_provider_and_leave_other_teams_alone(client
     last = AuditLog.objects.filter(action="user.sso_access").latest("id")
     assert last.before["teams"] == ["data", "payments", "platform"]
     assert last.after["teams"] == ["data", "platform"]
+
+
+def test_deactivating_someone_in_daylight_ends_their_session_at_once(client, sso):
+    sign_in(client, sso, groups=["staff"])
+    assert client.get("/").status_code == 200
+    User.objects.filter(external_identity__subject="u-1").update(is_active=False)
+    response = client.get("/")
+    assert response.status_code == 302 and response["Location"].startswith(reverse("login"))
+    assert refused(client, sign_in(client, sso, groups=["staff"]))
+
+
+def test_teams_from_the_provider_scope_a_reconciler(client, sso, scoped_estate):
+    sign_in(client, sso, "u-frank", groups=["secops", "platform-eng"])
+    names = sorted(row["name"] for row in client.get("/api/v1/assets/").json()["results"])
+    assert names == ["plat", "shadow"]
 
 
 def test_a_provider_account_never_takes_over_a_local_one(client, sso, admin_user):
