@@ -252,6 +252,8 @@ OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
 OIDC_USE_PKCE = True
 OIDC_TIMEOUT = env_int("OIDC_TIMEOUT", 10)
+# Seconds the provider's clock may be off from ours when checking a token's times.
+OIDC_CLOCK_SKEW = env_int("OIDC_CLOCK_SKEW", 60)
 LOGIN_REDIRECT_URL_FAILURE = "login"
 # Whose claim names the person, and which claim lists their IdP groups.
 OIDC_USERNAME_CLAIM = os.environ.get("OIDC_USERNAME_CLAIM", "preferred_username")

@@ -184,6 +184,23 @@ class OIDCBackend(OIDCAuthenticationBackend):
         user = super().get_user(user_id)
         return user if user is not None and user.is_active else None
 
+    def get_payload_data(self, token, key):
+        """The library's signature check, with leeway for clocks: a provider a second ahead
+        of Daylight issues tokens that would otherwise be "not yet valid"."""
+        algorithm = jwt.get_unverified_header(token).get("alg")
+        if algorithm != self.OIDC_RP_SIGN_ALGO:
+            raise SuspiciousOperation(f"ID token signed with {algorithm!r}, not the expected one.")
+        try:
+            return jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                options={"verify_aud": False},  # checked with azp in check_id_token
+                leeway=settings.OIDC_CLOCK_SKEW,
+            )
+        except jwt.DecodeError as exc:
+            raise SuspiciousOperation("ID token signature verification failed.") from exc
+
     def verify_token(self, token, **kwargs):
         try:
             claims = super().verify_token(token, **kwargs)

@@ -59,6 +59,7 @@ class Provider:
         self.id_token_overrides: dict = {}
         self.userinfo_overrides: dict = {}
         self.serve_userinfo = True
+        self.unsigned = False  # alg "none"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
         self._thread = threading.Thread(
@@ -110,6 +111,8 @@ class Provider:
             **self.id_token_overrides,
         }
         claims = {k: v for k, v in claims.items() if v is not None}
+        if self.unsigned:
+            return jwt.encode(claims, None, algorithm="none", headers={"kid": KID})
         return jwt.encode(claims, self.signing_key, algorithm="RS256", headers={"kid": KID})
 
     # --- the endpoints ---

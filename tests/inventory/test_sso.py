@@ -3,6 +3,7 @@ loopback (tests/oidc_provider.py), through mozilla-django-oidc and Daylight's fi
 
 import json
 import logging
+import time
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -322,6 +323,25 @@ def test_a_token_from_another_issuer_is_refused(client, sso):
 
 def test_an_expired_token_is_refused(client, sso):
     sso.id_token_overrides = {"iat": 1_600_000_000, "exp": 1_600_000_300}
+    assert refused(client, sign_in(client, sso, groups=["staff"]))
+
+
+def test_a_provider_whose_clock_runs_a_little_ahead_is_accepted(client, sso):
+    now = int(time.time())
+    sso.id_token_overrides = {"iat": now + 20, "nbf": now + 20}
+    sign_in(client, sso, groups=["staff"])
+    assert role_of(signed_in_user(client)) == VIEWER
+
+
+def test_a_token_issued_well_in_the_future_is_refused(client, sso):
+    now = int(time.time())
+    sso.id_token_overrides = {"iat": now + 600, "nbf": now + 600, "exp": now + 900}
+    assert refused(client, sign_in(client, sso, groups=["staff"]))
+
+
+def test_an_unsigned_token_is_refused(client, sso):
+    sso.id_token_overrides = {}
+    sso.unsigned = True
     assert refused(client, sign_in(client, sso, groups=["staff"]))
 
 
