@@ -1,9 +1,10 @@
 """The one path by which collected facts enter the database.
 
 Every collector streams records for one scope into a ``ScopeIngest``. In batches it:
-  1. fingerprints each asset (durable and volatile fields) and looks up the stored fingerprints
-     with one query per batch — unchanged assets are never written, so a re-sync of an
-     unchanged estate costs reads only;
+  1. fingerprints each asset (durable and volatile fields) and recognises the unchanged ones in
+     memory, against the scope's stored assets read once per run as a compact digest of key and
+     fingerprints; only the others are looked up by key. Unchanged assets are never written, so
+     a re-sync of an unchanged estate costs one read of the scope;
   2. upserts new and changed assets in one statement per batch of them (gathered across the
      batches looked up), with their owner (rules or a human decision), tracking status and
      findings derived here, never by collectors;
@@ -14,6 +15,7 @@ Every collector streams records for one scope into a ``ScopeIngest``. In batches
 Re-ingesting the same records is a no-op.
 """
 
+import hashlib
 import json
 import logging
 from collections import Counter
@@ -90,6 +92,12 @@ KEYS_FROM_JSON = {
 }
 
 
+def _identity(key: str, prints: tuple[str, str]) -> bytes:
+    """A 16-byte digest of an asset's key and fingerprints: equal digests, unchanged asset."""
+    text = f"{key}\x00{prints[0]}{prints[1]}"
+    return hashlib.md5(text.encode(), usedforsecurity=False).digest()
+
+
 def _json_value(value):
     return value.isoformat() if isinstance(value, datetime) else value
 
@@ -109,10 +117,17 @@ class ScopeIngest:
         self.counts = Counter()
         self.errors: list[str] = []
         self.cursor: dict | None = None
+        # The scope's live assets as stored when the run began, digest → id, read on first use.
+        # A digest found is an unchanged asset (and taken out); what is left at the end was not
+        # seen unchanged. ~100 bytes an asset: a 1,000,000-asset scope holds ~100 MB here
+        # instead of issuing 500 key lookups.
+        self._stored: dict[bytes, int] | None = None
+        # Assets seen this run that the digests did not account for: written, or found
+        # unchanged by key (a record the scope had twice, or one that moved in from another).
         self._seen_ids: set[int] = set()
-        # key → (record, its fingerprints), to compare with the database; rows are cleaned only
-        # for the assets that are then written.
-        self._pending_assets: dict[str, tuple[DiscoveredAsset, tuple[str, str]]] = {}
+        # key → (record, its fingerprints) of the records the digests did not recognise, to be
+        # looked up by key together; rows are cleaned only for the assets that are then written.
+        self._unrecognised: dict[str, tuple[DiscoveredAsset, tuple[str, str]]] = {}
         # Rows to write, new by key and changed by id. They are written once a batch of them has
         # gathered, not once per batch compared: a re-sync changes ~1% of its assets, and
         # writing those few per compared batch paid a whole upsert's round trips for each.
@@ -125,7 +140,7 @@ class ScopeIngest:
     def add(self, record) -> None:
         try:
             if isinstance(record, DiscoveredAsset):
-                self._pending_assets[asset_key(record)] = (record, fingerprints(record))
+                self._add_asset(record)
             elif isinstance(record, AccessRecord):
                 row = event_row(record)
                 self._pending_events[(row["provider"], row["event_id"])] = row
@@ -136,8 +151,8 @@ class ScopeIngest:
         except InvalidRecord as exc:
             self._reject(str(exc))
             return
-        if len(self._pending_assets) >= self.batch_size:
-            self._compare_assets()
+        if len(self._unrecognised) >= self.batch_size:
+            self._look_up_unrecognised()
         if len(self._pending_events) >= self.batch_size:
             self._write_events()
 
@@ -151,8 +166,8 @@ class ScopeIngest:
         return self.counts["invalid"] > 0
 
     def flush(self) -> None:
-        if self._pending_assets:
-            self._compare_assets()
+        if self._unrecognised:
+            self._look_up_unrecognised()
         if self._new_rows or self._changed_rows:
             self._write_assets()
         if self._pending_events:
@@ -169,10 +184,15 @@ class ScopeIngest:
 
     # --- assets -------------------------------------------------------------------------------
 
-    def _compare_assets(self) -> None:
-        """Sort the pending records into unchanged (only remembered as seen), new and changed."""
-        pending, self._pending_assets = self._pending_assets, {}
-        self.counts["seen"] += len(pending)
+    def _add_asset(self, record: DiscoveredAsset) -> None:
+        key, prints = asset_key(record), fingerprints(record)
+        self.counts["seen"] += 1
+        if self._stored_digests().pop(_identity(key, prints), None) is None:
+            self._unrecognised[key] = (record, prints)
+
+    def _look_up_unrecognised(self) -> None:
+        """Sort the records the digests did not recognise into new, changed and unchanged."""
+        pending, self._unrecognised = self._unrecognised, {}
         stored = self._stored_fingerprints(list(pending))
         for key, (record, prints) in pending.items():
             if key not in stored:
@@ -186,6 +206,16 @@ class ScopeIngest:
         if len(self._new_rows) + len(self._changed_rows) >= self.batch_size:
             self._write_assets()
 
+    def _stored_digests(self) -> dict[bytes, int]:
+        if self._stored is None:
+            alive = Asset.objects.filter(scope=self.scope, gone_at__isnull=True)
+            rows = alive.values_list("id", "key", "durable_hash", "volatile_hash")
+            self._stored = {
+                _identity(key, (durable, volatile)): pk
+                for pk, key, durable, volatile in rows.iterator(chunk_size=10_000)
+            }
+        return self._stored
+
     def _write_assets(self) -> None:
         new_rows, changed = list(self._new_rows.values()), self._changed_rows
         self._new_rows, self._changed_rows = {}, {}
@@ -193,7 +223,8 @@ class ScopeIngest:
             self._upsert(new_rows, changed)
 
     def _stored_fingerprints(self, keys: list[str]) -> dict[str, tuple]:
-        """(id, durable hash, volatile hash, alive, scope id) of the stored assets among ``keys``.
+        """(id, durable hash, volatile hash, alive, scope id) of the stored assets among ``keys``:
+        the few a re-sync did not recognise — new, changed, gone before or from another scope.
 
         Raw SQL with the keys as one JSON array: the ORM's ``key__in`` prepares and binds each of
         thousands of keys on its own, and on a re-sync that cost more than the lookup itself.
@@ -300,10 +331,8 @@ class ScopeIngest:
             yield self._change(asset, Field.EXPOSED, before["exposed"], asset.exposed)
 
     def _mark_gone(self) -> None:
-        alive = Asset.objects.filter(scope=self.scope, gone_at__isnull=True).values_list(
-            "id", flat=True
-        )
-        gone_ids = [pk for pk in alive.iterator(chunk_size=10_000) if pk not in self._seen_ids]
+        """Mark gone the scope's assets that were alive when the run began and were not seen."""
+        gone_ids = sorted(set(self._stored_digests().values()) - self._seen_ids)
         for start in range(0, len(gone_ids), self.batch_size):
             chunk = gone_ids[start : start + self.batch_size]
             with transaction.atomic():

@@ -9,9 +9,10 @@ bloat the inventory.
 """
 
 import hashlib
-import json
 import operator
 from datetime import datetime
+
+import orjson
 
 from collectors.records import AccessRecord, DiscoveredAsset
 
@@ -118,20 +119,29 @@ def _column(name, value):
     return clean_text(value, COLUMN_LIMITS[name])
 
 
-# What json.dumps(..., sort_keys=True, default=str, separators=(",", ":")) would build per call.
-_FINGERPRINT_ENCODER = json.JSONEncoder(sort_keys=True, default=str, separators=(",", ":"))
+def _fingerprint_default(value):
+    """Values plain JSON has no form for: sets in a stable order, anything else as text."""
+    if isinstance(value, set | frozenset):
+        return sorted(value, key=str)
+    return str(value)
+
+
+# Sorted mapping keys: the same labels in another order are the same asset. Dataclasses (the
+# endpoints) are encoded field by field. orjson rather than the standard library: fingerprinting
+# is most of what a re-sync does per unchanged asset, and orjson encodes these ~600 bytes in a
+# quarter of the time.
+_FINGERPRINT_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_NON_STR_KEYS
 
 
 def _fingerprint(values) -> str:
-    payload = _FINGERPRINT_ENCODER.encode(values)
-    return hashlib.md5(payload.encode(), usedforsecurity=False).hexdigest()
+    payload = orjson.dumps(values, default=_fingerprint_default, option=_FINGERPRINT_OPTIONS)
+    return hashlib.md5(payload, usedforsecurity=False).hexdigest()
 
 
 # The record's own names for the durable and volatile fields.
 _RECORD_NAMES = {"provider_created_at": "created_at", "provider_modified_at": "modified_at"}
 _durable_of = operator.attrgetter(*(_RECORD_NAMES.get(f, f) for f in DURABLE_FIELDS))
 _volatile_of = operator.attrgetter(*(_RECORD_NAMES.get(f, f) for f in VOLATILE_FIELDS))
-_ENDPOINTS_AT = DURABLE_FIELDS.index("endpoints")
 
 
 def fingerprints(record: DiscoveredAsset) -> tuple[str, str]:
@@ -139,14 +149,12 @@ def fingerprints(record: DiscoveredAsset) -> tuple[str, str]:
 
     Cleaning is deterministic, so an unchanged record means an unchanged row: a re-sync, where
     nearly every asset is unchanged, recognises those without cleaning them (which cost more
-    than all the rest a re-sync does per unchanged asset). Values that plain JSON cannot hold
-    (keys that are not strings, cycles, absurd nesting) are fingerprinted as stored instead.
+    than all the rest a re-sync does per unchanged asset). Values JSON cannot hold as they are
+    (text that is not valid Unicode, absurd nesting) are fingerprinted as stored instead.
     """
-    durable = list(_durable_of(record))
-    durable[_ENDPOINTS_AT] = [e.as_dict() for e in record.endpoints]
     try:
-        return _fingerprint(durable), _fingerprint(_volatile_of(record))
-    except (TypeError, ValueError, RecursionError):
+        return _fingerprint(_durable_of(record)), _fingerprint(_volatile_of(record))
+    except orjson.JSONEncodeError:
         row = _cleaned_columns(record, asset_key(record))
         return (
             _fingerprint([row[f] for f in DURABLE_FIELDS]),

@@ -13,9 +13,14 @@ class Asset(models.Model):
     from ownership rules or human decisions.
     """
 
-    key = models.CharField(max_length=512, unique=True, help_text="Provider's stable identifier.")
+    # Unique by a constraint, not unique=True: on PostgreSQL that would add a second,
+    # pattern-matching index on the key that no query uses and every write pays for.
+    key = models.CharField(max_length=512, help_text="Provider's stable identifier.")
     source = models.ForeignKey("inventory.Source", on_delete=models.CASCADE, related_name="assets")
-    scope = models.ForeignKey("inventory.Scope", on_delete=models.CASCADE, related_name="assets")
+    # Indexed by asset_scope_gone, which leads with the scope.
+    scope = models.ForeignKey(
+        "inventory.Scope", on_delete=models.CASCADE, related_name="assets", db_index=False
+    )
     provider = models.CharField(max_length=20, choices=Provider.choices)
     kind = models.CharField(max_length=20, choices=AssetKind.choices)
     name = models.CharField(max_length=255)
@@ -85,6 +90,7 @@ class Asset(models.Model):
             models.Index(fields=["first_seen"], name="asset_first_seen"),
             models.Index(fields=["name"], name="asset_name"),
         ]
+        constraints = [models.UniqueConstraint(fields=["key"], name="asset_key_unique")]
 
     def __str__(self):
         return self.name

@@ -13,6 +13,7 @@ from inventory.normalize import (
     clean_json,
     clean_text,
     event_row,
+    fingerprints,
 )
 from tests.conftest import asset
 
@@ -81,3 +82,35 @@ def test_event_rows_need_an_id_and_aware_time():
         event_row(AccessRecord("", "aws", when, "Create"))
     with pytest.raises(InvalidRecord, match="timezone-aware"):
         event_row(AccessRecord("e2", "aws", datetime(2026, 1, 1), "Create"))
+
+
+def test_fingerprints_do_not_depend_on_set_order():
+    one = fingerprints(asset("k", security={"capabilities_added": {"NET_ADMIN", "SYS_TIME"}}))
+    other = fingerprints(asset("k", security={"capabilities_added": {"SYS_TIME", "NET_ADMIN"}}))
+    assert one == other
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        {"x\ud800": "lone surrogate in a key"},
+        {("a", "tuple"): "a key JSON cannot hold"},
+    ],
+)
+def test_records_json_cannot_encode_are_fingerprinted_as_stored(labels):
+    record = asset("k", labels=labels)
+    durable, volatile = fingerprints(record)
+    row = asset_row(record)
+    assert (row["durable_hash"], row["volatile_hash"]) == (durable, volatile)
+    assert durable == fingerprints(asset("k", labels=labels))[0]
+    assert durable != fingerprints(asset("k"))[0]
+
+
+def test_absurdly_nested_attributes_are_fingerprinted_as_stored():
+    nested: dict = {}
+    for _ in range(400):
+        nested = {"n": nested}
+    durable, _ = fingerprints(asset("k", attributes=nested))
+    shallower = {"n": {"n": {"n": {"n": {"n": {"n": {"n": {"n": "…"}}}}}}}}
+    assert durable != fingerprints(asset("k"))[0]
+    assert asset_row(asset("k", attributes=nested))["attributes"] == shallower
