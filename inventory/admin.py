@@ -8,6 +8,7 @@ from .models import (
     AuditLog,
     CollectionRun,
     Delivery,
+    ExternalIdentity,
     Finding,
     NotificationChannel,
     NotificationRule,
@@ -126,6 +127,15 @@ class CollectionRunAdmin(ReadOnlyAdmin):
     list_display = ("source", "trigger", "status", "started_at", "seen", "new", "changed", "gone")
     list_filter = ("status", "source")
     inlines = [ScopeRunInline]
+
+
+@admin.register(ExternalIdentity)
+class ExternalIdentityAdmin(ReadOnlyAdmin):
+    """Who signs in through single sign-on, as whom: written at their first sign-in."""
+
+    list_display = ("user", "subject", "issuer", "created_at", "last_login_at")
+    search_fields = ("user__username", "subject")
+    list_select_related = ("user",)
 
 
 @admin.register(Scope)

@@ -158,6 +158,13 @@ def test_full_sign_in_creates_the_user_with_role_and_teams_and_goes_where_asked(
     assert AuditLog.objects.filter(action="user.create", object_id=str(user.pk)).exists()
 
 
+def test_admins_see_who_signs_in_through_the_provider(client, sso, admin_user):
+    sign_in(client, sso, "00u-gina", preferred_username="gina", groups=["staff"])
+    client.force_login(admin_user)
+    page = client.get(reverse("admin:inventory_externalidentity_changelist")).content.decode()
+    assert "gina" in page and "00u-gina" in page
+
+
 def test_discovery_can_be_replaced_by_endpoints_set_one_by_one(client, sso, settings):
     settings.OIDC_ISSUER = sso.issuer
     settings.OIDC_OP_AUTHORIZATION_ENDPOINT = f"{sso.issuer}/authorize"
