@@ -15,6 +15,12 @@ urlpatterns = [
     path("sources/<slug:name>/", views.source_detail, name="source"),
     path("sources/<slug:name>/run/", views.run_now, name="run-now"),
     path("audit/", views.audit, name="audit"),
+    path("notifications/", views.notifications, name="notifications"),
+    path(
+        "notifications/deliveries/<int:pk>/retry/",
+        views.retry_delivery,
+        name="retry-delivery",
+    ),
     path("access/", views.access, name="access"),
     path("versions/", views.versions, name="versions"),
     path("teams/", views.team_list, name="teams"),

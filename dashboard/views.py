@@ -17,8 +17,8 @@ from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError
 
 from collectors.tasks import collect_source
-from inventory import scoping, selectors
-from inventory.models import Asset, CollectionRun, RunTrigger, Source, Team
+from inventory import scoping, selectors, services
+from inventory.models import Asset, CollectionRun, Delivery, RunTrigger, Source, Team
 from inventory.roles import ADMIN, RECONCILER, has_role
 
 from . import charts, exports
@@ -46,6 +46,7 @@ NEWEST_FIRST = {
     "runs": [SortKey("started_at", True, datetime), SortKey("id", True, int)],
     "audit": [SortKey("at", True, datetime), SortKey("id", True, int)],
     "access": [SortKey("occurred_at", True, datetime), SortKey("id", True, int)],
+    "deliveries": [SortKey("created_at", True, datetime), SortKey("id", True, int)],
 }
 
 
@@ -365,6 +366,48 @@ def audit(request):
         **_page_links(as_params(criteria), page),
     }
     return render(request, "dashboard/audit.html", context)
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+@require_safe
+@role_required(ADMIN)
+def notifications(request):
+    """Rules, channels and every notification sent or not, failures first to the eye."""
+    status = request.GET.get("status", "")
+    if status not in Delivery.Status.values:
+        status = ""
+    page = keyset_page(
+        selectors.deliveries(status),
+        NEWEST_FIRST["deliveries"],
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+        size=25,
+    )
+    context = {
+        "rules": selectors.notification_rules(),
+        "channels": selectors.notification_channels(),
+        "counts": selectors.delivery_counts(),
+        "statuses": Delivery.Status.choices,
+        "status": status,
+        "page": page,
+        **_page_links({"status": status} if status else {}, page),
+    }
+    return render(request, "dashboard/notifications.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def retry_delivery(request, pk):
+    delivery = get_object_or_404(Delivery, pk=pk)
+    try:
+        services.retry_delivery(delivery, request.user)
+    except ValueError as error:
+        messages.error(request, str(error))
+    else:
+        messages.success(request, f"Sending “{delivery.title}” again.")
+    return redirect(reverse("dashboard:notifications") + "?status=" + Delivery.Status.FAILED)
 
 
 # --- access history and versions ------------------------------------------------------------

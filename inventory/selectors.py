@@ -39,8 +39,11 @@ from .models import (
     AssetKind,
     AuditLog,
     CollectionRun,
+    Delivery,
     Finding,
     FindingStatus,
+    NotificationChannel,
+    NotificationRule,
     Provider,
     RunStatus,
     Scope,
@@ -954,6 +957,13 @@ AUDIT_ACTIONS = {
     "user.create": "Added a user",
     "user.update": "Changed a user",
     "user.sso_access": "Role or teams from single sign-on",
+    "channel.create": "Added a notification channel",
+    "channel.update": "Changed a notification channel",
+    "channel.delete": "Removed a notification channel",
+    "notification_rule.create": "Added a notification rule",
+    "notification_rule.update": "Changed a notification rule",
+    "notification_rule.delete": "Removed a notification rule",
+    "delivery.retry": "Retried a notification",
 }
 
 
@@ -983,6 +993,9 @@ def audit_entries(criteria: dict):
 
 AUDIT_OBJECTS = {
     "asset": "Asset",
+    "delivery": "Notification",
+    "notificationchannel": "Notification channel",
+    "notificationrule": "Notification rule",
     "ownershiprule": "Ownership rule",
     "source": "Source",
     "team": "Team",
@@ -1005,6 +1018,34 @@ def audit_changes(entry) -> list[tuple[str, object, object]]:
         for key in keys
         if (before or after).get(key) not in EMPTY_VALUES
     ]
+
+
+# --- notifications --------------------------------------------------------------------------
+
+
+def notification_rules() -> list[NotificationRule]:
+    """Every rule with its channel, team, and its latest delivery's status and time."""
+    latest = Delivery.objects.filter(rule=OuterRef("pk")).order_by("-created_at", "-id")
+    return list(
+        NotificationRule.objects.select_related("team", "channel").annotate(
+            last_status=Subquery(latest.values("status")[:1]),
+            last_at=Subquery(latest.values("created_at")[:1]),
+        )
+    )
+
+
+def notification_channels() -> list[NotificationChannel]:
+    return list(NotificationChannel.objects.annotate(rule_count=Count("rules")))
+
+
+def deliveries(status: str = ""):
+    """Notifications sent, pending or failed, newest first."""
+    queryset = Delivery.objects.select_related("rule", "channel")
+    return queryset.filter(status=status) if status else queryset
+
+
+def delivery_counts() -> dict[str, int]:
+    return dict(Delivery.objects.values_list("status").annotate(n=Count("id")).order_by())
 
 
 # --- access history -------------------------------------------------------------------------

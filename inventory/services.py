@@ -11,6 +11,7 @@ from .models import (
     Asset,
     AssetChange,
     AuditLog,
+    Delivery,
     OwnershipRule,
     Team,
     TrackingDecision,
@@ -193,6 +194,26 @@ def expire_decisions(now=None) -> int:
             )
         transaction.on_commit(partial(_notify_expired, [d.pk for d in expired]), robust=True)
     return len(expired)
+
+
+def retry_delivery(delivery: Delivery, actor) -> Delivery:
+    """Send a failed notification again (once its channel is fixed), with a fresh set of
+    retries."""
+    if delivery.status != Delivery.Status.FAILED:
+        raise ValueError("Only a failed notification can be retried.")
+    with transaction.atomic():
+        before = {"status": delivery.status, "last_error": delivery.last_error}
+        Delivery.objects.filter(pk=delivery.pk).update(status=Delivery.Status.PENDING)
+        delivery.status = Delivery.Status.PENDING
+        audit(actor, "delivery.retry", delivery, before=before, after={"status": delivery.status})
+        transaction.on_commit(partial(_queue_delivery, delivery.pk), robust=True)
+    return delivery
+
+
+def _queue_delivery(delivery_id):
+    from .notifications.events import queue_delivery
+
+    queue_delivery(delivery_id)
 
 
 def _notify_expired(decision_ids):

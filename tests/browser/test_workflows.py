@@ -202,6 +202,7 @@ def tour(live_server, demo_estate):
         ("source", f"/sources/{demo_estate.name}/"),
         ("run", f"/sources/runs/{run.pk}/"),
         ("audit", "/audit/"),
+        ("notifications", "/notifications/"),
     ]
 
 

@@ -13,6 +13,7 @@ from collectors.records import AccessRecord, Cursor, DiscoveredAsset, Endpoint, 
 from collectors.runner import run_source
 from inventory.models import OwnershipRule, Source, Team
 from tests.conftest import NOW
+from tests.inventory.receivers import http_receiver, tasks_in_process  # noqa: F401 (fixtures)
 
 
 class EstateCollector(Collector):
