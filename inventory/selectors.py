@@ -443,19 +443,36 @@ def _sorted_items(mapping):
 
 @dataclass(frozen=True)
 class TimelineEntry:
-    """One line of an asset's timeline: a change (by a collection or a person) or an access
-    event from the provider's audit trail."""
+    """One line of an asset's timeline: a change (by a collection or a person), an access
+    event from the provider's audit trail, or a platform report (a Kubernetes Event)."""
 
     at: datetime
     change: AssetChange | None = None
     event: AccessEvent | None = None
+    report: dict | None = None
 
 
-def timeline(changes, events, limit=TIMELINE_LIMIT) -> list[TimelineEntry]:
-    """Changes and access events merged, newest first (changes first within the same moment:
-    an event is usually what caused the change seen at the next collection)."""
+def platform_reports(asset) -> list[tuple[datetime, dict]]:
+    """What the platform recently reported about the asset (``observed["recent_events"]``,
+    replaced at every collection), with their times; malformed entries are passed over."""
+    reports = (asset.observed or {}).get("recent_events")
+    found = []
+    for report in reports if isinstance(reports, list) else []:
+        try:
+            at = datetime.fromisoformat(report["at"])
+        except (KeyError, TypeError, ValueError):
+            continue
+        if at.tzinfo is not None:
+            found.append((at, report))
+    return found
+
+
+def timeline(changes, events, limit=TIMELINE_LIMIT, reports=()) -> list[TimelineEntry]:
+    """Changes, access events and platform reports merged, newest first (changes first within
+    the same moment: an event is usually what caused the change seen at the next collection)."""
     entries = [TimelineEntry(c.at, change=c) for c in changes]
     entries += [TimelineEntry(e.occurred_at, event=e) for e in events]
+    entries += [TimelineEntry(at, report=report) for at, report in reports]
     entries.sort(key=lambda e: (e.at, e.change is not None), reverse=True)
     return entries[:limit]
 
@@ -474,6 +491,7 @@ def asset_detail(asset) -> dict:
         "timeline": timeline(
             AssetChange.objects.filter(asset=asset).select_related("actor")[:TIMELINE_LIMIT],
             AccessEvent.objects.filter(asset=asset)[:TIMELINE_LIMIT],
+            reports=platform_reports(asset),
         ),
         "children": list(
             asset.children.filter(gone_at__isnull=True).order_by("kind", "name")[:TIMELINE_LIMIT]

@@ -184,6 +184,7 @@ BUILT_IN_LISTS = {
     "namespaces": (client.CoreV1Api, "list_namespace", "ListNamespaces"),
     "pods": (client.CoreV1Api, "list_pod_for_all_namespaces", "ListPods"),
     "services": (client.CoreV1Api, "list_service_for_all_namespaces", "ListServices"),
+    "events": (client.CoreV1Api, "list_event_for_all_namespaces", "ListEvents"),
     "ingresses": (
         client.NetworkingV1Api,
         "list_ingress_for_all_namespaces",

@@ -12,6 +12,8 @@ Config (every key optional):
   audit_webhook_token_env
                    environment variable holding the token of the audit webhook Daylight serves
                    at /api/v1/kubernetes/audit/<source name>/
+  recent_events    how many of the cluster's recent Events to keep per workload (default 10;
+                   0: Events are not read), see events.py
   page_size        objects per list page (default 500)
   timeout          seconds per API call (default 60)
 
@@ -27,6 +29,7 @@ from collectors.records import Cursor, ScopeSpec
 
 from . import api
 from .audit import LogPosition, WorkloadIndex, access_records, read_audit_log
+from .events import DEFAULT_PER_WORKLOAD, RecentEvents
 from .transform import (
     DEFAULT_OWNER_ANNOTATIONS,
     Cluster,
@@ -67,6 +70,7 @@ class KubernetesCollector(Collector):
         "owner_annotations",
         "audit_log_path",
         "audit_webhook_token_env",
+        "recent_events",
         "page_size",
         "timeout",
     )
@@ -154,7 +158,12 @@ class KubernetesCollector(Collector):
         for ingress in self._all(api_client, "ingresses"):
             exposure.add_ingress(ingress)
 
-        workloads = _Workloads(cluster, exposure, self.index)
+        events = RecentEvents(int(self.source.config.get("recent_events", DEFAULT_PER_WORKLOAD)))
+        if events.limit > 0:
+            for event in self._all(api_client, "events"):
+                events.add(event)
+
+        workloads = _Workloads(cluster, exposure, self.index, events)
         yield from workloads.pods(self._all(api_client, "pods"))
         workloads.replica_sets(self._all(api_client, "replicasets"))
         for resource, kind in (
@@ -216,12 +225,16 @@ class _Workloads:
     """Turns the listed pods and controllers of one cluster into workload assets, carrying
     between the lists what each needs of the others: the digests pods run, keyed by the
     controller that owns them; which ReplicaSet belongs to which Deployment and which Job to
-    which CronJob."""
+    which CronJob; and the recent Events of each, which are mostly about its pods."""
 
-    def __init__(self, cluster: Cluster, exposure: Exposure, index: WorkloadIndex):
+    def __init__(
+        self, cluster: Cluster, exposure: Exposure, index: WorkloadIndex, events: RecentEvents
+    ):
         self.cluster = cluster
         self.exposure = exposure
         self.index = index
+        self.events = events
+        self.pods_by_owner: dict[str, list[str]] = {}  # ReplicaSet/Job/controller uid -> pod uids
         self.digests_by_owner: dict[str, dict[str, set[str]]] = {}
         self.children: dict[str, list[str]] = {}  # Deployment/CronJob uid -> ReplicaSet/Job uids
         self.parent: dict[str, str] = {}  # ReplicaSet/Job uid -> Deployment/CronJob uid
@@ -229,11 +242,16 @@ class _Workloads:
         self.keys_by_uid: dict[str, str] = {}
         self.audit_logging: bool | None = None
 
-    def _yield_workload(self, obj: dict, kind: str, digests: dict[str, set[str]]):
+    def _yield_workload(self, obj: dict, kind: str, digests: dict[str, set[str]], related=()):
+        """``related``: the uids of the ReplicaSets or Jobs it controls; their events and their
+        pods' are the workload's too."""
         meta = obj["metadata"]
         self.keys_by_uid[meta["uid"]] = object_key(self.cluster.uid, meta["uid"])
         self.index.add(kind, meta.get("namespace", ""), meta["name"], self.keys_by_uid[meta["uid"]])
-        yield from transform_workload(obj, kind, self.cluster, digests, self.exposure)
+        owners = [meta["uid"], *related]
+        pods = [pod for owner in owners for pod in self.pods_by_owner.get(owner, ())]
+        recent = self.events.for_objects([*owners, *pods])
+        yield from transform_workload(obj, kind, self.cluster, digests, self.exposure, recent)
 
     def pods(self, pods) -> Iterator:
         """Index what every pod runs by its controller; bare pods are workloads themselves."""
@@ -247,6 +265,7 @@ class _Workloads:
                 yield from self._yield_workload(pod, "Pod", running_digests(pod))
                 continue
             self.pod_owner[(meta.get("namespace", ""), meta["name"])] = owner["uid"]
+            self.pods_by_owner.setdefault(owner["uid"], []).append(meta["uid"])
             found = self.digests_by_owner.setdefault(owner["uid"], {})
             for name, digests in running_digests(pod).items():
                 found.setdefault(name, set()).update(digests)
@@ -268,10 +287,9 @@ class _Workloads:
     def controllers(self, objs, kind: str) -> Iterator:
         for obj in objs:
             uid = obj["metadata"]["uid"]
-            digests = _merge(
-                self.digests_by_owner.get(child, {}) for child in [uid, *self.children.get(uid, [])]
-            )
-            yield from self._yield_workload(obj, kind, digests)
+            children = self.children.get(uid, [])
+            digests = _merge(self.digests_by_owner.get(child, {}) for child in [uid, *children])
+            yield from self._yield_workload(obj, kind, digests, children)
 
     def jobs(self, jobs) -> Iterator:
         """Jobs a CronJob started are its runs, not workloads of their own."""

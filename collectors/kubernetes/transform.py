@@ -364,9 +364,11 @@ def transform_workload(
     cluster: Cluster,
     digests: dict[str, set[str]],
     exposure: Exposure,
+    recent_events: list[dict] | None = None,
 ) -> Iterator[DiscoveredAsset]:
     """A workload (Deployment, StatefulSet, DaemonSet, Job, CronJob or bare Pod) and, as its
-    children, its containers. ``digests`` are what its pods run, by container name."""
+    children, its containers. ``digests`` are what its pods run, by container name;
+    ``recent_events`` what the cluster reported about it (events.py), kept as observed."""
     meta = obj.get("metadata") or {}
     namespace = meta.get("namespace", "")
     pod_labels, pod_spec = pod_template(obj, kind)
@@ -401,7 +403,10 @@ def transform_workload(
             "owner_kind": (controller_of(obj) or {}).get("kind", ""),
         },
         state=_workload_state(obj, kind),
-        observed=_replicas(obj, kind),
+        observed={
+            **_replicas(obj, kind),
+            **({"recent_events": recent_events} if recent_events else {}),
+        },
         created_at=parse_time(meta.get("creationTimestamp")),
         modified_at=_last_modified(meta),
     )

@@ -18,6 +18,12 @@ def cluster_objects() -> list[dict]:
         return copy.deepcopy(list(yaml.safe_load_all(fixture)))
 
 
+def event_objects() -> list[dict]:
+    """The recorded cluster's recent Events (fixtures/events.yaml), a fresh copy per call."""
+    with open(FIXTURES / "events.yaml") as fixture:
+        return copy.deepcopy(list(yaml.safe_load_all(fixture)))
+
+
 class Clusters:
     """Starts fake clusters and writes the kubeconfig that names each as a context."""
 

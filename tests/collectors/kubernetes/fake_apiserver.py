@@ -17,7 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 CLUSTER_SCOPED = {"Namespace", "Node"}
 BUILT_IN_GROUPS = {"v1", "apps/v1", "batch/v1", "networking.k8s.io/v1"}
 BUILT_IN_KINDS = {
-    "v1": ("Namespace", "Node", "Pod", "Service"),
+    "v1": ("Namespace", "Node", "Pod", "Service", "Event"),
     "apps/v1": ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet"),
     "batch/v1": ("Job", "CronJob"),
     "networking.k8s.io/v1": ("Ingress",),
