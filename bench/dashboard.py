@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_dash_bench SECRET_KEY=bench \\
         uv run python -m bench.dashboard [--assets 100000] [--repeat 15] [--reuse]
-                                         [--indexes none|proposed]
+                                         [--indexes models|none]
 
 Loading: the estate is written with PostgreSQL's COPY straight into the tables (assets, their
 open findings, access events, 90 days of tracking history, collection runs, audit rows), not
@@ -15,8 +15,8 @@ consistent with the findings. ``--reuse`` keeps an estate of the same size loade
 Measuring: each page is requested with Django's test Client as a signed-in user of the role the
 page is for; the first request is reported on its own (cold caches), then ``--repeat`` more give
 the median and 95th percentile. Queries per page are counted on every request ("8/15": warm /
-cold). ``--indexes proposed`` adds, in this database only, the indexes proposed for inventory's
-models, to measure what they buy.
+cold). ``--indexes none`` drops, in this database only, the PostgreSQL-only indexes inventory's
+models declare for the dashboard (``inventory.models.indexes``), to measure what they buy.
 
 The database named by DATABASE_URL is wiped: the command refuses to run against one that holds
 sources it did not create, unless ``--force``.
@@ -89,37 +89,27 @@ COPIED_TABLES = (
 )
 
 
-# Indexes the dashboard's slower filters and sorts would use, proposed for inventory's models
-# and created here only with ``--indexes proposed`` so their effect can be measured.
-PROPOSED_INDEXES = {
-    "bench_asset_live_severity": "ON inventory_asset ((COALESCE(max_severity, -1)), id) "
-    "WHERE gone_at IS NULL",
-    "bench_asset_queue": "ON inventory_asset (exposed DESC, (COALESCE(max_severity, -1)) DESC, "
-    "eol DESC, first_seen, id) WHERE tracking = 'untracked' AND gone_at IS NULL",
-    "bench_asset_labels": "ON inventory_asset USING gin (labels)",
-    "bench_asset_name_trgm": "ON inventory_asset USING gin ((UPPER(name::text)) gin_trgm_ops)",
-    "bench_asset_key_trgm": "ON inventory_asset USING gin ((UPPER(key::text)) gin_trgm_ops)",
-}
-# Measured and left out: a partial index on open findings by (rule, asset) made the planner
-# hash-join every live asset for the open-finding filter, 2.5 times slower than without it.
-RETIRED_INDEXES = ("bench_finding_open_rule",)
-
-
 def set_indexes(choice: str):
-    """Create the proposed indexes ("proposed") or drop them ("none")."""
+    """Measure with inventory's PostgreSQL-only indexes ("models", as migrated) or without them
+    ("none": dropped here, in this database only; the next run with "models" builds them again
+    from the models' own definitions)."""
     from django.db import connection
+
+    from inventory.models import Asset
+    from inventory.models.indexes import PostgresOnlyMixin
 
     started = time.monotonic()
     with connection.cursor() as cursor:
-        if choice == "proposed":
-            cursor.execute("CREATE EXTENSION IF NOT EXISTS pg_trgm")
-        for name, definition in PROPOSED_INDEXES.items():
-            if choice == "proposed":
-                cursor.execute(f"CREATE INDEX IF NOT EXISTS {name} {definition}")
-            else:
-                cursor.execute(f"DROP INDEX IF EXISTS {name}")
-        for name in RETIRED_INDEXES:
-            cursor.execute(f"DROP INDEX IF EXISTS {name}")
+        present = connection.introspection.get_constraints(cursor, Asset._meta.db_table)
+    with connection.schema_editor() as editor:
+        for index in Asset._meta.indexes:
+            if not isinstance(index, PostgresOnlyMixin):
+                continue
+            if choice == "models" and index.name not in present:
+                editor.add_index(Asset, index)
+            elif choice == "none" and index.name in present:
+                editor.remove_index(Asset, index)
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE inventory_asset")
     print(f"Indexes: {choice} ({time.monotonic() - started:.1f}s)", flush=True)
 
@@ -569,9 +559,9 @@ def main():
     parser.add_argument("--force", action="store_true", help="Wipe a database that is not ours.")
     parser.add_argument(
         "--indexes",
-        choices=("none", "proposed"),
-        default="none",
-        help="Measure without (default) or with the indexes proposed for the slower filters.",
+        choices=("models", "none"),
+        default="models",
+        help="Measure with inventory's PostgreSQL-only indexes (default) or without them.",
     )
     args = parser.parse_args()
 
@@ -590,6 +580,7 @@ def main():
         print(f"Reusing the {args.assets:,} assets already loaded.")
     else:
         print(f"Loading {args.assets:,} assets with COPY …", flush=True)
+        set_indexes("none")  # built once after the COPY rather than row by row during it
         load(args.assets, args.force)
     set_indexes(args.indexes)
     print(f"Requesting every page {args.repeat + 1} times:")

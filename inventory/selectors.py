@@ -25,7 +25,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import Coalesce, TruncDate
+from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 # The API's label lookup keeps the key a query parameter on every database; the dashboard's
@@ -53,6 +53,7 @@ from .models import (
     Team,
     TrackingStatus,
 )
+from .models.assets import SEVERITY_RANK
 from .schedules import parse_cron
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
@@ -624,7 +625,7 @@ def assets_matching(criteria: dict):
     """Assets narrowed by the explorer's ``criteria`` (see ``dashboard.filters``), annotated
     with ``severity_rank`` (worst open finding, -1 for none) for sorting. Live assets only
     unless ``state`` says "gone" or "all"."""
-    queryset = Asset.objects.annotate(severity_rank=Coalesce("max_severity", Value(-1)))
+    queryset = Asset.objects.annotate(severity_rank=SEVERITY_RANK)
     state = criteria.get("state", "live")
     if state == "live":
         queryset = queryset.filter(gone_at__isnull=True)
