@@ -2,15 +2,20 @@
 applied through ``inventory.services``, which audits it and writes the assets' history."""
 
 from datetime import datetime, time, timedelta
+from urllib.parse import urlencode
 
 from django import forms
 from django.core.exceptions import ValidationError
 from django.db.models import Max
+from django.http import QueryDict
 from django.utils import timezone
 
-from inventory import services
+from inventory import selectors, services
 from inventory.models import Asset, OwnershipRule, Provider, RunStatus, Team
 from inventory.selectors import AUDIT_OBJECTS
+
+from .filters import AssetFilterForm, as_params
+from .models import MAX_VIEWS_PER_USER, SavedView
 
 MAX_SELECTION = 500
 DEFAULT_ACCEPT_DAYS = 90
@@ -20,15 +25,18 @@ class DecisionForm(forms.Form):
     """One decision about one or more live assets.
 
     assign  they belong to ``team``;
+    claim   they belong to ``my_team``, one of the deciding user's own teams (the only one, when
+            they are in just one);
     accept  a known, allowed risk for ``reason`` until ``expires`` (optional; then it reopens);
     clear   forget the decision, the ownership rules decide again;
     rule    create an ownership rule "tag ``tag`` → ``team``", which resolves every asset
             carrying that tag, these and any others.
     """
 
-    ASSIGN, ACCEPT, CLEAR, RULE = "assign", "accept", "clear", "rule"
+    ASSIGN, CLAIM, ACCEPT, CLEAR, RULE = "assign", "claim", "accept", "clear", "rule"
     ACTIONS = [
         (ASSIGN, "Assign to a team"),
+        (CLAIM, "Claim for my team"),
         (ACCEPT, "Accept the risk"),
         (CLEAR, "Clear the decision"),
         (RULE, "Create an ownership rule from a tag"),
@@ -39,9 +47,16 @@ class DecisionForm(forms.Form):
         queryset=Asset.objects.filter(gone_at__isnull=True).only("id", "name", "labels")
     )
     team = forms.ModelChoiceField(queryset=Team.objects.all(), required=False)
+    my_team = forms.ModelChoiceField(queryset=Team.objects.none(), required=False)
     reason = forms.CharField(required=False, max_length=1000, strip=True)
     expires = forms.DateField(required=False)
     tag = forms.CharField(required=False, max_length=600, strip=False)
+
+    def __init__(self, data, user):
+        super().__init__(data)
+        self.user = user
+        if user.is_authenticated:
+            self.fields["my_team"].queryset = Team.objects.filter(members=user)
 
     def clean_asset(self):
         assets = self.cleaned_data["asset"]
@@ -54,6 +69,8 @@ class DecisionForm(forms.Form):
         action, team = data.get("action"), data.get("team")
         if action in (self.ASSIGN, self.RULE) and team is None:
             self.add_error("team", "Choose the team.")
+        if action == self.CLAIM:
+            self._clean_my_team(data)
         if action == self.ACCEPT:
             if not data.get("reason"):
                 self.add_error("reason", "Say why the risk is accepted.")
@@ -63,6 +80,17 @@ class DecisionForm(forms.Form):
         if action == self.RULE:
             self._clean_tag(data)
         return data
+
+    def _clean_my_team(self, data):
+        if data.get("my_team") or "my_team" in self.errors:
+            return
+        mine = list(self.fields["my_team"].queryset[:2])
+        if not mine:
+            self.add_error("my_team", "You are not in any team: assign the asset instead.")
+        elif len(mine) > 1:
+            self.add_error("my_team", "Choose which of your teams claims it.")
+        else:
+            data["my_team"] = mine[0]
 
     def _clean_tag(self, data):
         key, has_value, value = (data.get("tag") or "").partition("=")
@@ -88,6 +116,9 @@ class DecisionForm(forms.Form):
         if data["action"] == self.ASSIGN:
             services.assign_owner(assets, data["team"], actor, reason=data["reason"])
             return f"Assigned {what} to {data['team'].name}."
+        if data["action"] == self.CLAIM:
+            services.claim_for_team(assets, data["my_team"], actor, reason=data["reason"])
+            return f"Claimed {what} for {data['my_team'].name}."
         if data["action"] == self.ACCEPT:
             expires_at = self.expires_at()
             services.accept_risk(
@@ -184,3 +215,42 @@ class AccessFilterForm(forms.Form):
         self.is_valid()
         cleaned = getattr(self, "cleaned_data", {})
         return {k: v for k, v in cleaned.items() if k not in self.errors and v not in (None, "")}
+
+
+def explorer_query(query) -> str:
+    """The explorer's ``query`` (a QueryDict) as it is saved and compared: only filters that
+    validate, the sort only when not the default, no paging."""
+    form = AssetFilterForm(query, selectors.team_choices())
+    return urlencode(as_params(form.criteria(), form.ordering()))
+
+
+class SavedViewForm(forms.Form):
+    """Save the explorer's current filters under a name; the same name again replaces it."""
+
+    name = forms.CharField(max_length=100, strip=True)
+    query = forms.CharField(required=False, max_length=2000, strip=False)
+    shared = forms.BooleanField(required=False, label="Shared with everyone")
+
+    def __init__(self, data, user):
+        super().__init__(data)
+        self.user = user
+
+    def clean_query(self):
+        return explorer_query(QueryDict(self.cleaned_data["query"].lstrip("?")))
+
+    def clean(self):
+        data = super().clean()
+        name = data.get("name")
+        mine = SavedView.objects.filter(owner=self.user)
+        if name and not mine.filter(name=name).exists() and mine.count() >= MAX_VIEWS_PER_USER:
+            raise ValidationError(f"Keep at most {MAX_VIEWS_PER_USER} views: delete one first.")
+        return data
+
+    def save(self) -> tuple[SavedView, bool]:
+        """(the view, whether it is new)."""
+        data = self.cleaned_data
+        return SavedView.objects.update_or_create(
+            owner=self.user,
+            name=data["name"],
+            defaults={"query": data["query"], "shared": data["shared"]},
+        )

@@ -8,6 +8,7 @@ from urllib.parse import urlencode
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -28,8 +29,10 @@ from .forms import (
     AuditFilterForm,
     DecisionForm,
     RunFilterForm,
+    SavedViewForm,
     default_expiry,
 )
+from .models import SavedView
 from .paging import SortKey, capped_count, keyset_page
 
 # The queue's ranking (see selectors.untracked_queue): exposed first, then the worst open
@@ -134,12 +137,13 @@ def asset_detail(request, pk):
         raise Http404("No such asset.") from None
     context = {"asset": asset, **selectors.asset_detail(asset)}
     if asset.tracking == "untracked" and not asset.gone_at:
-        teams = selectors.teams_for_choice()
+        teams = selectors.teams_for_choice(member=request.user)
         context["evidence"] = selectors.queue_evidence([asset], teams)[asset.pk]
         context["teams"] = teams
     if has_role(request.user, RECONCILER) and not asset.gone_at:
-        teams = context.get("teams") or selectors.teams_for_choice()
+        teams = context.get("teams") or selectors.teams_for_choice(request.user)
         context["teams"] = scoping.decidable_teams(request.user, teams)
+        context["my_teams"] = selectors.my_teams(teams)
         context["default_expiry"] = default_expiry()
         context["here"] = request.get_full_path()
     return render(request, "dashboard/asset_detail.html", context)
@@ -181,7 +185,10 @@ def assets(request):
         count, more = capped_count(matching)
     params = as_params(criteria, sort)
     active = chips(form, criteria, sort)
+    query = urlencode(params)  # as a saved view stores it (forms.explorer_query)
     context = {
+        **_saved_views(request.user, query),
+        "query": query,
         "form": form,
         "criteria": criteria,
         "chips": active,
@@ -196,6 +203,55 @@ def assets(request):
         **_page_links(params, page),
     }
     return render(request, "dashboard/assets.html", context)
+
+
+SAVED_VIEWS_SHOWN = 200
+
+
+def _saved_views(user, query) -> dict:
+    """The user's own saved views and those others share, in one query; the one whose filters
+    are on screen is ``current_view``."""
+    views = list(
+        SavedView.objects.filter(Q(owner=user) | Q(shared=True))
+        .select_related("owner")
+        .only("id", "name", "query", "shared", "owner__username")[:SAVED_VIEWS_SHOWN]
+    )
+    mine = [view for view in views if view.owner_id == user.pk]
+    current = next((view for view in mine if view.query == query), None)
+    shared = [view for view in views if view.owner_id != user.pk]
+    current = current or next((view for view in shared if view.query == query), None)
+    return {"my_views": mine, "shared_views": shared, "current_view": current}
+
+
+@require_POST
+def save_view(request):
+    """Save the explorer's filters under a name. Anyone signed in may: it decides nothing."""
+    form = SavedViewForm(request.POST, request.user)
+    if not form.is_valid():
+        problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
+        messages.error(request, f"The view was not saved: {problems}")
+        return redirect(_next_url(request, reverse("dashboard:assets")))
+    view, created = form.save()
+    verb = "Saved" if created else "Replaced"
+    messages.success(request, f"{verb} the view “{view.name}”.")
+    return redirect(view.get_absolute_url())
+
+
+@require_POST
+def delete_view(request, pk):
+    """Delete one of the user's own saved views (others' are not theirs to delete)."""
+    view = get_object_or_404(SavedView, pk=pk, owner=request.user)
+    view.delete()
+    messages.success(request, f"Deleted the view “{view.name}”.")
+    return redirect(_next_url(request, reverse("dashboard:assets")))
+
+
+def _next_url(request, default) -> str:
+    """Where a form posted from a page goes back to: ``next``, if it stays on this site."""
+    back = request.POST.get("next", "")
+    if url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        return back
+    return default
 
 
 @require_safe
@@ -219,7 +275,7 @@ def reconcile(request):
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
     )
-    teams = selectors.teams_for_choice()
+    teams = selectors.teams_for_choice(member=request.user)
     evidence = selectors.queue_evidence(page.rows, teams)
     count, more = capped_count(queue)
     params = as_params(criteria)
@@ -232,6 +288,7 @@ def reconcile(request):
         "count": count,
         "count_more": more,
         "teams": scoping.decidable_teams(request.user, teams),
+        "my_teams": selectors.my_teams(teams),
         "default_expiry": default_expiry(),
         "here": request.get_full_path(),
         **_page_links(params, page),
@@ -254,10 +311,8 @@ def _back(request, url):
 def decide(request):
     """Apply a reconciler's decision, then go back where it was made. With htmx (a single row
     decided in place) the answer is the row's replacement instead."""
-    form = DecisionForm(request.POST)
-    back = request.POST.get("next", "")
-    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
-        back = reverse("dashboard:reconcile")
+    form = DecisionForm(request.POST, request.user)
+    back = _next_url(request, reverse("dashboard:reconcile"))
     if not form.is_valid():
         problems = "; ".join(str(error) for errors in form.errors.values() for error in errors)
         messages.error(request, f"Nothing was changed: {problems}")

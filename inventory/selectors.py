@@ -853,8 +853,21 @@ def queue_evidence(rows, teams) -> dict[int, dict]:
     return evidence
 
 
-def teams_for_choice() -> list[Team]:
-    return list(Team.objects.order_by("name").only("id", "slug", "name"))
+def teams_for_choice(member=None) -> list[Team]:
+    """Every team, by name; each says (``mine``) whether ``member`` is one of its people, in
+    the same query."""
+    teams = Team.objects.order_by("name").only("id", "slug", "name")
+    if member is not None and member.is_authenticated:
+        membership = Team.members.through.objects.filter(team=OuterRef("pk"), user=member.pk)
+        teams = teams.annotate(mine=Exists(membership))
+    else:
+        teams = teams.annotate(mine=Value(False))
+    return list(teams)
+
+
+def my_teams(teams: list[Team]) -> list[Team]:
+    """The teams ``teams_for_choice(member)`` found ``member`` in: whom they may claim for."""
+    return [team for team in teams if team.mine]
 
 
 # --- sources and runs -----------------------------------------------------------------------
@@ -961,6 +974,7 @@ def run_detail(pk) -> CollectionRun:
 # Actions the services write, as people would say them.
 AUDIT_ACTIONS = {
     "asset.assign": "Assigned to a team",
+    "asset.claim": "Claimed for their team",
     "asset.accept_risk": "Accepted the risk",
     "asset.clear_decision": "Cleared the decision",
     "asset.decision_expired": "Decision expired",

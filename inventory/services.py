@@ -4,6 +4,7 @@ its own audit row and asset history: background writes are recorded as explicitl
 
 from functools import partial
 
+from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.utils import timezone
 
@@ -146,6 +147,16 @@ def assign_owner(assets, team: Team, actor, reason="") -> int:
     """These assets belong to ``team``: tracked, whatever the rules say."""
     return _decide(
         assets, actor, "asset.assign", kind=TrackingDecision.Kind.ASSIGN, team=team, reason=reason
+    )
+
+
+def claim_for_team(assets, team: Team, actor, reason="") -> int:
+    """A member of ``team`` says these assets are the team's: assigned like ``assign_owner``,
+    and audited as a claim. Nobody claims for a team they are not in."""
+    if not team.members.filter(pk=actor.pk).exists():
+        raise PermissionDenied(f"Only members of {team.name} can claim assets for it.")
+    return _decide(
+        assets, actor, "asset.claim", kind=TrackingDecision.Kind.ASSIGN, team=team, reason=reason
     )
 
 

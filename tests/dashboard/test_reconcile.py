@@ -347,6 +347,153 @@ def test_gone_assets_cannot_be_decided(client, reconciler, estate, payments):
     assert gone.tracking == TrackingStatus.UNTRACKED and not AuditLog.objects.exists()
 
 
+# --- claiming for my team -------------------------------------------------------------------
+
+
+def claim_controls(page: str) -> str:
+    """Every claim button and choice of team to claim for, in the rows and the bulk bar."""
+    found = re.findall(
+        r'<select[^>]*name="my_team".*?</select>|<button[^>]*value="claim"[^>]*>.*?</button>',
+        page,
+        re.S,
+    )
+    return " ".join(found)
+
+
+def test_a_member_of_one_team_claims_in_one_click(client, reconciler, estate, payments):
+    estate("prod", {"acct-a": 4})
+    payments.members.add(reconciler)
+    client.force_login(reconciler)
+    target = Asset.objects.get(key="fn://acct-a/3")
+    page = page_of(client.get(QUEUE))
+    assert "Claim for Payments" in page
+    assert f'name="my_team" value="{payments.pk}"' in page
+
+    response = client.post(
+        DECIDE,
+        {"action": "claim", "asset": target.pk, "my_team": payments.pk},
+        headers={"HX-Request": "true"},
+    )
+    body = page_of(response)
+    assert 'class="decided"' in body and "Claimed 1 asset for Payments." in body
+    target.refresh_from_db()
+    assert (target.owner, target.tracking) == (payments, TrackingStatus.TRACKED)
+    assert target.decision.decided_by == reconciler
+    entry = AuditLog.objects.get()
+    assert (entry.action, entry.actor, entry.object_id) == (
+        "asset.claim",
+        reconciler,
+        str(target.pk),
+    )
+    assert entry.after["team"] == "Payments"
+    assert target.pk not in queued(page_of(client.get(QUEUE)))
+    audit = page_of(client.get(reverse("dashboard:audit")))
+    assert "Claimed for their team" in audit
+
+
+def test_without_a_team_named_the_only_team_claims(client, reconciler, estate, payments):
+    estate("prod", {"acct-a": 2})
+    payments.members.add(reconciler)
+    client.force_login(reconciler)
+    target = Asset.objects.get(key="fn://acct-a/1")
+    client.post(DECIDE, {"action": "claim", "asset": target.pk})
+    target.refresh_from_db()
+    assert target.owner == payments
+
+
+def test_a_member_of_several_teams_picks_one_of_theirs(
+    client, reconciler, estate, payments, data_team
+):
+    estate("prod", {"acct-a": 4})
+    payments.members.add(reconciler)
+    data_team.members.add(reconciler)
+    Team.objects.create(name="Elsewhere", slug="elsewhere")
+    client.force_login(reconciler)
+    controls = claim_controls(page_of(client.get(QUEUE)))
+    assert "Claim for" not in controls
+    assert "Payments" in controls and "Data Science" in controls
+    assert "Elsewhere" not in controls  # only the teams they are in
+
+    target = Asset.objects.get(key="fn://acct-a/1")
+    page = page_of(client.post(DECIDE, {"action": "claim", "asset": target.pk}, follow=True))
+    assert "Choose which of your teams claims it." in page
+    target.refresh_from_db()
+    assert target.tracking == TrackingStatus.UNTRACKED
+    client.post(DECIDE, {"action": "claim", "asset": target.pk, "my_team": data_team.pk})
+    target.refresh_from_db()
+    assert target.owner == data_team
+
+
+def test_a_reconciler_in_no_team_sees_no_claim_and_cannot_claim(
+    client, reconciler, estate, payments
+):
+    estate("prod", {"acct-a": 4})
+    client.force_login(reconciler)
+    page = page_of(client.get(QUEUE))
+    assert "Assign to" in page  # they still decide, just not as a team's member
+    assert claim_controls(page) == "" and 'value="claim"' not in page
+    target = Asset.objects.get(key="fn://acct-a/1")
+    assert 'value="claim"' not in page_of(client.get(target.get_absolute_url()))
+
+    page = page_of(client.post(DECIDE, {"action": "claim", "asset": target.pk}, follow=True))
+    assert "You are not in any team" in page
+    page = page_of(
+        client.post(
+            DECIDE, {"action": "claim", "asset": target.pk, "my_team": payments.pk}, follow=True
+        )
+    )
+    assert "Select a valid choice" in page  # someone else's team is not theirs to claim for
+    target.refresh_from_db()
+    assert target.tracking == TrackingStatus.UNTRACKED and not AuditLog.objects.exists()
+
+
+def test_claiming_a_selection_in_bulk(client, reconciler, estate, payments):
+    estate("prod", {"acct-a": 8})
+    payments.members.add(reconciler)
+    client.force_login(reconciler)
+    page = page_of(client.get(QUEUE))
+    assert 'data-testid="bulk-claim"' in page
+    chosen = [Asset.objects.get(key=f"fn://acct-a/{n}").pk for n in (1, 5, 7)]
+    response = client.post(
+        DECIDE, {"action": "claim", "asset": chosen, "my_team": payments.pk, "next": QUEUE}
+    )
+    assert response.status_code == 302
+    assert set(Asset.objects.filter(pk__in=chosen).values_list("owner", flat=True)) == {payments.pk}
+    assert AuditLog.objects.filter(action="asset.claim", actor=reconciler).count() == 3
+    assert "Claimed 3 assets for Payments." in page_of(client.get(QUEUE))
+
+
+def test_the_asset_page_offers_the_claim_too(client, reconciler, estate, payments):
+    estate("prod", {"acct-a": 2})
+    payments.members.add(reconciler)
+    client.force_login(reconciler)
+    target = Asset.objects.get(key="fn://acct-a/1")
+    page = page_of(client.get(target.get_absolute_url()))
+    assert 'data-testid="claim"' in page and "Claim for Payments" in page
+
+
+def test_a_viewer_in_a_team_sees_no_claim_and_gets_403(client, viewer, estate, payments):
+    estate("prod", {"acct-a": 2})
+    payments.members.add(viewer)
+    client.force_login(viewer)
+    assert "Claim" not in page_of(client.get(QUEUE))
+    target = Asset.objects.get(key="fn://acct-a/1")
+    response = client.post(DECIDE, {"action": "claim", "asset": target.pk})
+    assert response.status_code == 403
+    target.refresh_from_db()
+    assert target.tracking == TrackingStatus.UNTRACKED and not AuditLog.objects.exists()
+
+
+def test_a_members_queue_costs_no_more_queries(client, reconciler, estate, payments, data_team):
+    estate("prod", {"acct-a": 6})
+    client.force_login(reconciler)
+    queries_for(client, QUEUE)  # the estate-wide figures are cached from now on
+    alone = queries_for(client, QUEUE)
+    payments.members.add(reconciler)
+    data_team.members.add(reconciler)
+    assert queries_for(client, QUEUE) == alone
+
+
 # --- scale and hostile input ----------------------------------------------------------------
 
 

@@ -3,6 +3,7 @@
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
 from inventory import services
@@ -53,6 +54,18 @@ def test_decision_survives_collection(estate, payments, reconciler, scope_run):
     assert (
         a.owner == payments and a.tracking == TrackingStatus.TRACKED and a.labels == {"new": "tag"}
     )
+
+
+def test_only_a_member_claims_for_a_team(estate, payments, reconciler):
+    with pytest.raises(PermissionDenied):
+        services.claim_for_team([estate["a"]], payments, reconciler)
+    assert not AuditLog.objects.exists()
+    payments.members.add(reconciler)
+    assert services.claim_for_team([estate["a"]], payments, reconciler, reason="ours") == 1
+    claimed = Asset.objects.get(name="a")
+    assert (claimed.owner, claimed.tracking) == (payments, TrackingStatus.TRACKED)
+    entry = AuditLog.objects.get()
+    assert (entry.action, entry.actor, entry.after["reason"]) == ("asset.claim", reconciler, "ours")
 
 
 def test_accepted_risk_needs_a_reason_and_expires(estate, reconciler):
