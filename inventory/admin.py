@@ -51,6 +51,15 @@ class TeamAdmin(AuditedAdmin):
     prepopulated_fields = {"slug": ("name",)}
     filter_horizontal = ("members",)
 
+    # The admin saves many-to-many fields only after the object, which would leave a change
+    # of members out of the audit row: the team is saved with its members in save_related.
+    def save_model(self, request, obj, form, change):
+        pass
+
+    def save_related(self, request, form, formsets, change):
+        members = form.cleaned_data["members"]
+        services.save_config(form.instance, request.user, related={"members": members})
+
 
 @admin.register(OwnershipRule)
 class OwnershipRuleAdmin(AuditedAdmin):

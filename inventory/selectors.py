@@ -585,6 +585,9 @@ def team_detail(team, assets=None) -> dict:
             .order_by("name", "id")[:TEAM_ASSET_LIMIT]
         ),
         "asset_limit": TEAM_ASSET_LIMIT,
+        "members": list(
+            team.members.order_by("username").only("username", "first_name", "last_name")
+        ),
     }
 
 

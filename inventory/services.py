@@ -233,13 +233,17 @@ def _notify_expired(decision_ids):
     notify_expired.delay(decision_ids)
 
 
-def save_config(obj, actor):
+def save_config(obj, actor, related=None):
     """Validate and save a source, team or rule, auditing its state before and after.
-    (A source's beat schedule follows it; see inventory.signals.)"""
+    ``related`` ({many-to-many field: objects}, such as a team's members) is set in the same
+    change, so the one audit row shows it too. (A source's beat schedule follows it; see
+    inventory.signals.)"""
     with transaction.atomic():
         before = type(obj).objects.get(pk=obj.pk).snapshot() if obj.pk else None
         obj.full_clean()
         obj.save()
+        for name, values in (related or {}).items():
+            getattr(obj, name).set(values)
         verb = "update" if before else "create"
         audit(actor, f"{obj.audit_type}.{verb}", obj, before=before, after=obj.snapshot())
     return obj

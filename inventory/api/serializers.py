@@ -4,6 +4,7 @@ Writes that are human decisions or configuration changes are applied by ``invent
 (which audits them); the serializers here only validate and shape.
 """
 
+from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
@@ -84,9 +85,18 @@ class TeamRefSerializer(serializers.ModelSerializer):
 
 
 class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(
+        many=True,
+        slug_field="username",
+        queryset=get_user_model().objects.all(),
+        required=False,
+        help_text="Usernames of the people who answer for the team's assets (who may claim "
+        "assets for it). Writing the list replaces it.",
+    )
+
     class Meta:
         model = Team
-        fields = ["id", "slug", "name", "contact", "description", "created_at"]
+        fields = ["id", "slug", "name", "contact", "description", "members", "created_at"]
         read_only_fields = ["id", "created_at"]
 
 

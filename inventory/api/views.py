@@ -75,19 +75,30 @@ class AuditedModelViewSet(ListFilteringMixin, viewsets.ModelViewSet):
     delete_service = staticmethod(services.delete_config)
 
     def perform_create(self, serializer):
-        serializer.instance = self._save(serializer.Meta.model(**serializer.validated_data))
+        fields, related = self._split(serializer)
+        serializer.instance = self._save(serializer.Meta.model(**fields), related)
 
     def perform_update(self, serializer):
-        for name, value in serializer.validated_data.items():
+        fields, related = self._split(serializer)
+        for name, value in fields.items():
             setattr(serializer.instance, name, value)
-        self._save(serializer.instance)
+        self._save(serializer.instance, related)
 
     def perform_destroy(self, instance):
         self.delete_service(instance, self.request.user)
 
-    def _save(self, obj):
+    @staticmethod
+    def _split(serializer):
+        """(plain fields, many-to-many fields) of what the request wrote."""
+        many = {field.name for field in serializer.Meta.model._meta.many_to_many}
+        data = serializer.validated_data
+        fields = {name: value for name, value in data.items() if name not in many}
+        return fields, {name: value for name, value in data.items() if name in many}
+
+    def _save(self, obj, related):
+        extra = {"related": related} if related else {}
         try:
-            self.save_service(obj, self.request.user)
+            self.save_service(obj, self.request.user, **extra)
         except DjangoValidationError as exc:
             serializers.raise_django_errors(exc)
         return obj
@@ -211,7 +222,7 @@ class AssetViewSet(ReadOnlyViewSet):
 class TeamViewSet(AuditedModelViewSet):
     """Teams that own assets. A team still accountable for something cannot be deleted."""
 
-    queryset = Team.objects.all()
+    queryset = Team.objects.prefetch_related("members")
     serializer_class = serializers.TeamSerializer
     lookup_field = "slug"
     ordering_fields = ["name", "slug", "created_at"]

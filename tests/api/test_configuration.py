@@ -41,6 +41,42 @@ def test_team_crud_by_slug_is_audited(client, admin_user):
     assert update.actor == admin_user
 
 
+def test_team_members_are_read_and_written_by_username_and_audited(client, admin_user):
+    from tests.conftest import make_user
+
+    make_user("alice", "reconciler")
+    make_user("bob", "viewer")
+    created = client.post(
+        "/api/v1/teams/", {"name": "Data", "slug": "data", "members": ["alice"]}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["members"] == ["alice"]
+    changed = client.patch("/api/v1/teams/data/", {"members": ["alice", "bob"]}, format="json")
+    assert changed.status_code == 200, changed.content
+    assert sorted(Team.objects.get(slug="data").members.values_list("username", flat=True)) == [
+        "alice",
+        "bob",
+    ]
+    update = AuditLog.objects.get(action="team.update")
+    assert (update.before["members"], update.after["members"]) == (["alice"], ["alice", "bob"])
+    # other fields alone leave the members as they are
+    client.patch("/api/v1/teams/data/", {"contact": "#data"}, format="json")
+    assert client.get("/api/v1/teams/data/").json()["members"] == ["alice", "bob"]
+    unknown = client.patch("/api/v1/teams/data/", {"members": ["nobody"]}, format="json")
+    assert unknown.status_code == 400 and "members" in unknown.json()
+
+
+def test_only_admins_change_team_members(api, payments):
+    from tests.conftest import make_user
+
+    reconciler = make_user("rita", "reconciler")
+    response = api(reconciler).patch(
+        "/api/v1/teams/payments/", {"members": ["rita"]}, format="json"
+    )
+    assert response.status_code == 403
+    assert not payments.members.exists()
+
+
 def test_duplicate_team_slug_is_a_400(client, payments):
     response = client.post("/api/v1/teams/", {"name": "Payments 2", "slug": "payments"})
 

@@ -266,6 +266,28 @@ def test_team_page_lists_what_the_team_owns(client, viewer, estate, payments):
     assert "marker-exposed" in page and "marker-eol" in page
 
 
+def test_team_page_names_its_members_escaped(client, viewer, admin_user, payments):
+    from tests.conftest import make_user
+
+    client.force_login(viewer)
+    assert "nobody yet" in text_of_members(page_of(client.get(payments.get_absolute_url())))
+    alice = make_user("alice", "reconciler")
+    alice.first_name, alice.last_name = "Alice", "<b>Liddell</b>"
+    alice.save()
+    payments.members.add(alice, make_user("bob", "viewer"))
+    page = page_of(client.get(payments.get_absolute_url()))
+    members = text_of_members(page)
+    assert "Alice &lt;b&gt;Liddell&lt;/b&gt;" in members and ">bob<" in members
+    assert "Edit members" not in page  # only admins edit teams
+    client.force_login(admin_user)
+    page = page_of(client.get(payments.get_absolute_url()))
+    assert f'href="/admin/inventory/team/{payments.pk}/change/">Edit members' in page
+
+
+def text_of_members(page: str) -> str:
+    return page.split('data-testid="team-members"')[1].split("</p>")[0]
+
+
 def row_numbers(row: str) -> list[str]:
     """The numbers of a table row's numeric cells, links or not."""
     cells = re.findall(r'<td class="num[^"]*">(.*?)</td>', row)

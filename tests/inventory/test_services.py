@@ -133,3 +133,29 @@ def test_configuration_changes_in_the_admin_site_are_audited(client, admin_user)
     )
     assert response.status_code == 200  # the form shows the errors
     assert not AuditLog.objects.filter(action="source.create").exists()
+
+
+def test_changing_team_members_in_the_admin_site_is_one_audited_change(client, admin_user):
+    from tests.conftest import make_user
+
+    alice, bob = make_user("alice", "reconciler"), make_user("bob", "reconciler")
+    client.force_login(admin_user)
+    response = client.post(
+        "/admin/inventory/team/add/",
+        {"name": "Security", "slug": "security", "contact": "", "members": [alice.pk]},
+    )
+    assert response.status_code == 302
+    team = Team.objects.get(slug="security")
+    assert list(team.members.all()) == [alice]
+    created = AuditLog.objects.get(action="team.create")
+    assert created.after["members"] == ["alice"]
+
+    response = client.post(
+        f"/admin/inventory/team/{team.pk}/change/",
+        {"name": "Security", "slug": "security", "contact": "", "members": [bob.pk]},
+    )
+    assert response.status_code == 302
+    assert list(team.members.all()) == [bob]
+    changed = AuditLog.objects.get(action="team.update")
+    assert (changed.before["members"], changed.after["members"]) == (["alice"], ["bob"])
+    assert changed.actor == admin_user
