@@ -220,7 +220,12 @@ def _saved_views(user, query) -> dict:
     current = next((view for view in mine if view.query == query), None)
     shared = [view for view in views if view.owner_id != user.pk]
     current = current or next((view for view in shared if view.query == query), None)
-    return {"my_views": mine, "shared_views": shared, "current_view": current}
+    return {
+        "my_views": mine,
+        "shared_views": shared,
+        "saved_count": len(views),
+        "current_view": current,
+    }
 
 
 @require_POST
