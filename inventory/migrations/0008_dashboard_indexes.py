@@ -10,7 +10,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0006_external_identity"),
+        ("inventory", "0007_notifications"),
     ]
 
     # The indexes are PostgreSQL-only (inventory.models.indexes): on SQLite every operation
