@@ -1,28 +1,34 @@
 """AWS collector benchmark: an estate served by moto on loopback, collected through boto3.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_aws_bench \\
-        uv run python -m bench.aws [--functions 2000] [--services 500] [--concurrency 1 4 8]
+        uv run python -m bench.aws [--functions 2000] [--services 500] [--regions 4] \\
+        [--concurrency 4] [--scope-concurrency 1 4] [--repeat 3]
 
-Seeds one account and region in moto (dummy credentials, 127.0.0.1 only): ``--functions``
-Lambda functions (tags, environment, a function URL on every tenth, a public resource policy on
-every twentieth, three shared execution roles) and ``--services`` ECS Fargate services in
-clusters of 100, one task definition per ten services. Then, for each concurrency:
-  collect   the collector alone, records discarded: how long the AWS side takes;
-  first     ``run_source`` end to end into the database, every asset new;
+Seeds one account in moto (dummy credentials, 127.0.0.1 only), spread evenly over ``--regions``
+regions: ``--functions`` Lambda functions (tags, environment, a function URL on every tenth, a
+public resource policy on every twentieth, three shared execution roles) and ``--services`` ECS
+Fargate services in clusters of 100, one task definition per ten services. Then, for each
+``--concurrency`` (detail calls in flight within one scope):
+  collect   the collector alone, scopes one after another, records discarded;
+and for each ``--scope-concurrency`` (account+region scopes read at once by the runner),
+``--repeat`` times:
+  first     ``run_source`` end to end into an emptied database, every asset new;
   rerun     the same again, nothing changed.
-API calls are counted with a botocore ``before-call`` hook on every client the collector makes,
-and reported per asset. CloudTrail is left out: moto does not implement LookupEvents.
+Times are reported as the median and range of the repetitions. API calls are counted with a
+botocore ``before-call`` hook on every client the collector makes, and reported per asset.
+CloudTrail is left out: moto does not implement LookupEvents.
 
 Each repetition wipes the inventory tables of the database it is given, so the database name
 must contain "bench". moto answers in a thread of this process, so its own work (a few
-milliseconds per call) is part of every figure: real AWS is slower per call, which is what the
-concurrency setting is for.
+milliseconds per call, under the same interpreter lock) is part of every figure: real AWS is
+slower per call and answers in parallel, which is what both concurrency settings are for.
 """
 
 import argparse
 import io
 import logging
 import os
+import statistics
 import sys
 import threading
 import time
@@ -33,6 +39,7 @@ from urllib.parse import urlparse
 
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
+REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2")
 SERVICES_PER_CLUSTER = 100
 SERVICES_PER_TASK_DEFINITION = 10
 TEAMS = ("payments", "platform", "data-science", "identity", "marketing")
@@ -73,21 +80,24 @@ def code_zip() -> bytes:
     return buffer.getvalue()
 
 
-def seed(url: str, functions: int, services: int) -> None:
+def seed(url: str, functions: int, services: int, regions: list[str]) -> None:
+    """``functions`` and ``services`` spread evenly over ``regions``."""
     import boto3
 
-    def client(service):
-        return boto3.client(service, region_name=REGION, endpoint_url=url)
+    def client(service, region=REGION):
+        return boto3.client(service, region_name=region, endpoint_url=url)
 
-    iam, lam = client("iam"), client("lambda")
+    iam = client("iam")
     roles = [
         iam.create_role(RoleName=f"bench-role-{n}", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
         for n in range(3)
     ]
     code = code_zip()
+    lambdas = {region: client("lambda", region) for region in regions}
 
     def make_function(n):
         name = f"fn-{n:05d}"
+        lam = lambdas[regions[n % len(regions)]]
         tags = {"team": TEAMS[n % len(TEAMS)]} if n % 4 else {}
         lam.create_function(
             FunctionName=name,
@@ -110,13 +120,22 @@ def seed(url: str, functions: int, services: int) -> None:
 
     with ThreadPoolExecutor(SEED_WORKERS) as pool:
         list(pool.map(make_function, range(functions)))
+    share = -(-services // len(regions))
+    for number, region in enumerate(regions):
+        first = number * share
+        seed_services(client, region, range(first, min(first + share, services)))
 
-    ec2, ecs = client("ec2"), client("ecs")
+
+def seed_services(client, region: str, numbers: range) -> None:
+    if not numbers:
+        return
+    ec2, ecs = client("ec2", region), client("ecs", region)
     vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
     subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
     group = ec2.create_security_group(GroupName="bench", Description="bench", VpcId=vpc)["GroupId"]
     network = {"awsvpcConfiguration": {"subnets": [subnet], "securityGroups": [group]}}
-    for family in range(-(-services // SERVICES_PER_TASK_DEFINITION)):
+    families = sorted({n // SERVICES_PER_TASK_DEFINITION for n in numbers})
+    for family in families:
         ecs.register_task_definition(
             family=f"app-{family:03d}",
             networkMode="awsvpc",
@@ -126,13 +145,13 @@ def seed(url: str, functions: int, services: int) -> None:
             containerDefinitions=[
                 {
                     "name": "app",
-                    "image": f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/app-{family}:1.{family}",
+                    "image": f"{ACCOUNT}.dkr.ecr.{region}.amazonaws.com/app-{family}:1.{family}",
                     "portMappings": [{"containerPort": 8080}],
                     "environment": [{"name": "PORT", "value": "8080"}],
                 }
             ],
         )
-    for cluster in range(-(-services // SERVICES_PER_CLUSTER)):
+    for cluster in sorted({n // SERVICES_PER_CLUSTER for n in numbers}):
         ecs.create_cluster(clusterName=f"cluster-{cluster}")
 
     def make_service(n):
@@ -147,7 +166,7 @@ def seed(url: str, functions: int, services: int) -> None:
         )
 
     with ThreadPoolExecutor(SEED_WORKERS) as pool:
-        list(pool.map(make_service, range(services)))
+        list(pool.map(make_service, numbers))
 
 
 # --- measuring --------------------------------------------------------------------------------
@@ -170,25 +189,24 @@ class CallCounter:
         return taken
 
 
-def collector_config(concurrency: int) -> dict:
+def collector_config(concurrency: int, regions: list[str]) -> dict:
     return {
-        "regions": [REGION],
+        "regions": regions,
         "services": ["ecr", "lambda", "ecs", "eks"],
         "concurrency": concurrency,
     }
 
 
-def collect_only(url: str, concurrency: int) -> dict:
-    """The collector alone: every record of every scope, discarded."""
+def collect_only(url: str, concurrency: int, regions: list[str]) -> dict:
+    """The collector alone, its scopes one after another: every record, discarded."""
     from datetime import UTC, datetime
 
     from collectors.aws import AwsCollector
     from collectors.base import SourceSettings
     from collectors.records import DiscoveredAsset
 
-    collector = AwsCollector(
-        SourceSettings("bench", "aws", collector_config(concurrency), url), datetime.now(UTC)
-    )
+    config = collector_config(concurrency, regions)
+    collector = AwsCollector(SourceSettings("bench", "aws", config, url), datetime.now(UTC))
     started = time.perf_counter()
     assets = 0
     for spec in collector.scopes():
@@ -207,7 +225,7 @@ def check_database_url() -> None:
         )
 
 
-def prepare_database(url: str, concurrency: int):
+def prepare_database(url: str, config: dict):
     from django.apps import apps
     from django.core.management import call_command
     from django.core.management.color import no_style
@@ -224,16 +242,14 @@ def prepare_database(url: str, concurrency: int):
         OwnershipRule.objects.create(
             position=position, name=f"{name} tag", team=team, tag_key="team", tag_value=name
         )
-    return Source.objects.create(
-        name="bench-aws", provider="aws", endpoint_url=url, config=collector_config(concurrency)
-    )
+    return Source.objects.create(name="bench-aws", provider="aws", endpoint_url=url, config=config)
 
 
-def run_once(source) -> dict:
+def run_once(source, scope_concurrency: int) -> dict:
     from collectors.runner import run_source
 
     started = time.perf_counter()
-    run = run_source(source)
+    run = run_source(source, concurrency=scope_concurrency)
     seconds = time.perf_counter() - started
     if run.status != "succeeded":
         sys.exit(f"collection failed: {run.error}")
@@ -243,8 +259,10 @@ def run_once(source) -> dict:
 def print_rows(rows: list[dict]) -> None:
     header = (
         "concurrency",
+        "scopes at once",
         "phase",
-        "time (s)",
+        "median (s)",
+        "range (s)",
         "assets",
         "assets/s",
         "new",
@@ -254,13 +272,17 @@ def print_rows(rows: list[dict]) -> None:
     )
     lines = [header]
     for r in rows:
+        times = r["times"]
+        median = statistics.median(times)
         lines.append(
             (
                 str(r["concurrency"]),
+                str(r.get("scope_concurrency", "-")),
                 r["phase"],
-                f"{r['seconds']:.1f}",
+                f"{median:.1f}",
+                f"{min(times):.1f}-{max(times):.1f}",
                 f"{r['assets']:,}",
-                f"{r['assets'] / r['seconds']:,.0f}",
+                f"{r['assets'] / median:,.0f}",
                 f"{r['new']:,}" if "new" in r else "-",
                 f"{r['changed']:,}" if "changed" in r else "-",
                 f"{r['calls']:,}",
@@ -273,11 +295,39 @@ def print_rows(rows: list[dict]) -> None:
         print("  ".join(cell.rjust(width) for cell, width in zip(line, widths, strict=True)))
 
 
+def measure_runs(url, counter, config, concurrency, scope_concurrency, repeat) -> list[dict]:
+    """``repeat`` times: a first run into an empty inventory, then a re-run of it."""
+    rows = {
+        phase: {"concurrency": concurrency, "scope_concurrency": scope_concurrency, "phase": phase}
+        for phase in ("first", "rerun")
+    }
+    for _ in range(repeat):
+        source = prepare_database(url, config)
+        counter.take()
+        for phase, row in rows.items():
+            result = run_once(source, scope_concurrency)
+            row.setdefault("times", []).append(result.pop("seconds"))
+            row.update(result, calls=sum(counter.take().values()))
+            print(
+                f"concurrency {concurrency}, {scope_concurrency} scopes at once: "
+                f"{phase} {row['times'][-1]:.1f}s",
+                flush=True,
+            )
+    return list(rows.values())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--functions", type=int, default=2000)
     parser.add_argument("--services", type=int, default=500)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 4, 8])
+    parser.add_argument("--regions", type=int, default=4, choices=range(1, len(REGIONS) + 1))
+    parser.add_argument(
+        "--concurrency", type=int, nargs="+", default=[4], help="detail calls within a scope"
+    )
+    parser.add_argument(
+        "--scope-concurrency", type=int, nargs="+", default=[1, 4], help="scopes read at once"
+    )
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--no-ingest", action="store_true", help="measure the collector alone")
     args = parser.parse_args()
 
@@ -291,13 +341,14 @@ def main() -> None:
     django.setup()
     from collectors.aws import session
 
+    regions = list(REGIONS[: args.regions])
     server, url = start_moto()
     try:
         started = time.perf_counter()
-        seed(url, args.functions, args.services)
+        seed(url, args.functions, args.services, regions)
         print(
-            f"seeded {args.functions:,} functions and {args.services:,} services in moto "
-            f"in {time.perf_counter() - started:.1f}s",
+            f"seeded {args.functions:,} functions and {args.services:,} services in "
+            f"{len(regions)} regions of moto in {time.perf_counter() - started:.1f}s",
             flush=True,
         )
         counter = CallCounter()
@@ -305,33 +356,26 @@ def main() -> None:
         rows, operations = [], Counter()
         for concurrency in args.concurrency:
             counter.take()
-            result = collect_only(url, concurrency)
-            calls = counter.take()
-            operations = calls
+            result = collect_only(url, concurrency, regions)
+            operations = counter.take()
+            seconds = result.pop("seconds")
             rows.append(
                 {
                     "concurrency": concurrency,
                     "phase": "collect",
+                    "times": [seconds],
                     **result,
-                    "calls": sum(calls.values()),
+                    "calls": sum(operations.values()),
                 }
             )
-            print(f"concurrency {concurrency}: collect {result['seconds']:.1f}s", flush=True)
+            print(f"concurrency {concurrency}: collect {seconds:.1f}s", flush=True)
             if args.no_ingest:
                 continue
-            source = prepare_database(url, concurrency)
-            for phase in ("first", "rerun"):
-                result = run_once(source)
-                calls = counter.take()
-                rows.append(
-                    {
-                        "concurrency": concurrency,
-                        "phase": phase,
-                        **result,
-                        "calls": sum(calls.values()),
-                    }
+            config = collector_config(concurrency, regions)
+            for scope_concurrency in args.scope_concurrency:
+                rows += measure_runs(
+                    url, counter, config, concurrency, scope_concurrency, args.repeat
                 )
-                print(f"concurrency {concurrency}: {phase} {result['seconds']:.1f}s", flush=True)
         print_rows(rows)
         print("\nAPI calls of one collection, by operation:")
         for operation, count in operations.most_common():

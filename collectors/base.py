@@ -55,6 +55,9 @@ class Collector(ABC):
     provider: ClassVar[str]
     required_config: ClassVar[tuple[str, ...]] = ()
     optional_config: ClassVar[tuple[str, ...]] = ()
+    # Whether scopes may be read at the same time, each in its own thread (the runner's pool).
+    # False when one scope needs what another found, so they must run one after another.
+    independent_scopes: ClassVar[bool] = True
 
     def __init__(self, source: SourceSettings, now: datetime):
         self.source = source

@@ -235,6 +235,8 @@ DAYLIGHT_TRUSTED_REGISTRIES = env_list(
 # A function not modified for this many days is stale.
 DAYLIGHT_STALE_DAYS = env_int("DAYLIGHT_STALE_DAYS", 90)
 DAYLIGHT_INGEST_BATCH = env_int("DAYLIGHT_INGEST_BATCH", 2000)
+# How many scopes (accounts x regions, projects, subscriptions…) of one source are read at once.
+DAYLIGHT_SCOPE_CONCURRENCY = env_int("DAYLIGHT_SCOPE_CONCURRENCY", 4)
 DAYLIGHT_LOCK_TTL = env_int("DAYLIGHT_LOCK_TTL", CELERY_TASK_TIME_LIMIT + 60)
 
 # --- Single sign-on (OpenID Connect) -------------------------------------------------------

@@ -1,6 +1,7 @@
 """The Azure collector: one scope per subscription, plus the subscription listing of a
 tenant-wide source."""
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -67,14 +68,16 @@ class AzureCollector(Collector):
         super().__init__(source, now)
         self.cloud = CLOUDS[source.config.get("cloud", "public")]
         self._credential = None
+        self._lock = threading.Lock()  # scopes are read in parallel threads
 
     def credential(self):
         """The token credential for this source's cloud (never stored)."""
         return make_credential(self.cloud, self.source.config.get("credential", "default"))
 
     def clients(self, subscription: str = "") -> AzureClients:
-        if self._credential is None:
-            self._credential = self.credential()
+        with self._lock:
+            if self._credential is None:
+                self._credential = self.credential()
         return AzureClients(self._credential, self.cloud, subscription, self.source.endpoint_url)
 
     def scopes(self) -> list[ScopeSpec]:

@@ -1,6 +1,7 @@
 """The Google Cloud collector: one scope per project, plus the project listing of an
 organization or folders."""
 
+import threading
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -64,13 +65,15 @@ class GcpCollector(Collector):
     def __init__(self, source, now):
         super().__init__(source, now)
         self._clients: GcpClients | None = None
+        self._lock = threading.Lock()  # scopes are read in parallel threads
 
     @property
     def clients(self) -> GcpClients:
-        if self._clients is None:
-            credentials = load_credentials(self.source.config.get("credentials_file", ""))
-            self._clients = GcpClients(credentials, self.source.endpoint_url)
-        return self._clients
+        with self._lock:
+            if self._clients is None:
+                credentials = load_credentials(self.source.config.get("credentials_file", ""))
+                self._clients = GcpClients(credentials, self.source.endpoint_url)
+            return self._clients
 
     def _parents(self) -> list[str]:
         config = self.source.config

@@ -74,6 +74,7 @@ class KubernetesCollector(Collector):
         "page_size",
         "timeout",
     )
+    independent_scopes = False  # the audit scope names workloads the cluster scope found
 
     def __init__(self, source, now):
         super().__init__(source, now)

@@ -110,8 +110,15 @@ def test_a_subscription_is_collected_with_owners_exposure_versions_and_access(
     stored += json.dumps(list(AccessEvent.objects.values("detail")))
     assert not [secret for secret in SECRETS if secret in stored]
     assert {scopes for scopes in credential.scopes} == {("https://management.azure.com/.default",)}
-    site_pages = [q for _, p, q in fake_arm.requests if p.endswith("/Microsoft.Web/sites")]
-    assert [q.get("$skiptoken") for q in site_pages] == [None, "2", None]  # PROD paged, LOCKED
+    site_pages = {  # the subscriptions are read at once, so their requests interleave
+        subscription: [
+            q.get("$skiptoken")
+            for _, p, q in fake_arm.requests
+            if p == f"/subscriptions/{subscription}/providers/Microsoft.Web/sites"
+        ]
+        for subscription in (PROD, LOCKED)
+    }
+    assert site_pages == {PROD: [None, "2"], LOCKED: [None]}  # PROD paged
     activity = [q for _, p, q in fake_arm.requests if p.endswith("/management/values")]
     assert all("claims" not in q["$select"] for q in activity)
 
