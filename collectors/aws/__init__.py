@@ -6,7 +6,8 @@ role in each. Its scopes are one per account and region, plus one for the organi
 account list. Each scope is read on its own: a denied call or a region the account has not
 enabled fails that scope alone, and nothing of it is marked gone.
 
-Scopes are read one after the other, as the runner consumes them; within a scope the
+The runner reads several scopes at once (``DAYLIGHT_SCOPE_CONCURRENCY``), so everything shared
+between scopes (sessions, assumed roles, the role judge) is thread-safe; within a scope the
 per-resource detail calls run a few at a time (``concurrency``) and records stream to ingest
 in order as pages arrive.
 """
