@@ -19,6 +19,10 @@ DESCRIBE_SERVICES_MAX = 10
 DESCRIBE_TASKS_MAX = 100
 DESCRIBE_CLUSTERS_MAX = 100
 DESCRIBE_TARGET_GROUPS_MAX = 20
+DESCRIBE_SECURITY_GROUPS_MAX = 200
+DESCRIBE_CLASSIC_LOAD_BALANCERS_MAX = 20
+INTERNET = {"0.0.0.0/0", "::/0"}
+PROTOCOL_NUMBERS = {"tcp": "6", "udp": "17"}
 LIST_PAGE_SIZE = 100  # the most ListClusters, ListServices and ListTasks return per call
 ROOT_USERS = {"root", "0"}
 # Host paths that hand a container the host (its runtime socket, its root, its kernel views).
@@ -92,6 +96,22 @@ def get_load_balancers(region: Region, arns: list[str]) -> list[dict]:
     )
 
 
+def get_classic_load_balancers(region: Region, names: list[str]) -> list[dict]:
+    """Classic load balancers by name; [] when one of them no longer exists."""
+    response = region.call(
+        "elb", "describe_load_balancers", absent=("LoadBalancerNotFound",), LoadBalancerNames=names
+    )
+    return (response or {}).get("LoadBalancerDescriptions", [])
+
+
+def get_security_groups(region: Region, group_ids: list[str]) -> list[dict]:
+    """The groups by id; [] when one of them no longer exists (the caller then asks singly)."""
+    response = region.call(
+        "ec2", "describe_security_groups", absent=("InvalidGroup.NotFound",), GroupIds=group_ids
+    )
+    return (response or {}).get("SecurityGroups", [])
+
+
 # --- transform --------------------------------------------------------------------------------
 
 
@@ -138,31 +158,107 @@ def public_ip_assigned(service_or_task: dict) -> bool:
     return vpc.get("assignPublicIp") == "ENABLED"
 
 
-def service_endpoints(
-    service: dict, task_definition: dict, load_balancers: dict[str, list[dict]]
+def _covers(permission: dict, port, protocol: str) -> bool:
+    """Whether an ingress permission applies to ``port``/``protocol``."""
+    allowed = str(permission.get("IpProtocol", "")).lower()
+    if allowed in ("-1", "all"):
+        return True
+    if allowed not in (protocol, PROTOCOL_NUMBERS.get(protocol)):
+        return False
+    low, high = permission.get("FromPort"), permission.get("ToPort")
+    if low is None or high is None or port is None:
+        return True
+    return low == -1 or low <= port <= high
+
+
+def _ports(permission: dict) -> str:
+    protocol = str(permission.get("IpProtocol", ""))
+    if protocol in ("-1", "all"):
+        return "all traffic"
+    low, high = permission.get("FromPort"), permission.get("ToPort")
+    return f"{protocol} {low}" if low == high else f"{protocol} {low}-{high}"
+
+
+def internet_rule(groups: list[dict], port, protocol: str = "tcp") -> str:
+    """The first ingress rule of ``groups`` that lets the whole internet reach ``port``, as
+    "sg-0abc (web) allows 0.0.0.0/0 on tcp 80"; "" when no rule does."""
+    protocol = (protocol or "tcp").lower()
+    for group in groups:
+        for permission in group.get("IpPermissions", []):
+            if not _covers(permission, port, protocol):
+                continue
+            sources = [r.get("CidrIp") for r in permission.get("IpRanges", [])]
+            sources += [r.get("CidrIpv6") for r in permission.get("Ipv6Ranges", [])]
+            for cidr in sources:
+                if cidr in INTERNET:
+                    name = f" ({group['GroupName']})" if group.get("GroupName") else ""
+                    return f"{group.get('GroupId', '')}{name} allows {cidr} on {_ports(permission)}"
+    return ""
+
+
+def service_security_groups(service: dict) -> list[str]:
+    vpc = (service.get("networkConfiguration") or {}).get("awsvpcConfiguration") or {}
+    return list(vpc.get("securityGroups") or [])
+
+
+def public_ip_endpoints(
+    task_definition: dict, group_ids: list[str], security_groups: dict[str, dict] | None
 ) -> list[Endpoint]:
-    """Where the service answers: its load balancers (public when internet-facing), and the
-    container ports of tasks that get a public IP (security groups are not evaluated)."""
+    """The mapped ports of tasks that get a public IP: reachable from the internet only where
+    one of the task's security groups allows 0.0.0.0/0 or ::/0 on that port. Unknown groups
+    (none listed, or not readable) leave the verdict public, as AWS would not say otherwise."""
+    known = security_groups or {}
+    groups = [known[g] for g in group_ids if g in known]
+    judged = bool(group_ids) and len(groups) == len(group_ids)
     endpoints = []
+    for container in task_definition.get("containerDefinitions", []):
+        for mapping in container.get("portMappings", []):
+            port = mapping.get("hostPort") or mapping.get("containerPort")
+            protocol = mapping.get("protocol", "tcp")
+            address = f"task public IP:{port}/{protocol}"
+            if not judged:
+                via = "assignPublicIp ENABLED (security groups unknown)"
+                endpoints.append(Endpoint(address, True, "", via))
+                continue
+            rule = internet_rule(groups, port, protocol)
+            if rule:
+                endpoints.append(Endpoint(address, True, "", f"assignPublicIp ENABLED; {rule}"))
+            else:
+                via = (
+                    f"assignPublicIp ENABLED; no rule of {', '.join(group_ids)} opens "
+                    f"{port}/{protocol} to the internet"
+                )
+                endpoints.append(Endpoint(address, False, "", via))
+    return endpoints
+
+
+def service_endpoints(
+    service: dict,
+    task_definition: dict,
+    load_balancers: dict[str, list[dict]],
+    security_groups: dict[str, dict] | None = None,
+    classic_load_balancers: dict[str, dict] | None = None,
+) -> list[Endpoint]:
+    """Where the service answers: its load balancers (public when internet-facing), classic
+    ones too, and the container ports of tasks that get a public IP, judged by their security
+    groups (``security_groups``: group id -> describe_security_groups item)."""
+    endpoints = []
+    classic = classic_load_balancers or {}
     for attachment in service.get("loadBalancers", []):
         target = f"{attachment.get('containerName', '')}:{attachment.get('containerPort', '')}"
         for lb in load_balancers.get(attachment.get("targetGroupArn", ""), []):
             via = f"load balancer {lb.get('LoadBalancerName', '')} -> {target}"
             public = lb.get("Scheme") == "internet-facing"
             endpoints.append(Endpoint(lb.get("DNSName", ""), public, "", via))
+        found = classic.get(attachment.get("loadBalancerName") or "")
+        if found:
+            via = f"classic load balancer {found.get('LoadBalancerName', '')} -> {target}"
+            public = found.get("Scheme") == "internet-facing"
+            endpoints.append(Endpoint(found.get("DNSName", ""), public, "", via))
     if public_ip_assigned(service):
-        for container in task_definition.get("containerDefinitions", []):
-            for mapping in container.get("portMappings", []):
-                port = mapping.get("hostPort") or mapping.get("containerPort")
-                protocol = mapping.get("protocol", "tcp")
-                endpoints.append(
-                    Endpoint(
-                        f"task public IP:{port}/{protocol}",
-                        True,
-                        "",
-                        "assignPublicIp ENABLED (security groups not evaluated)",
-                    )
-                )
+        endpoints += public_ip_endpoints(
+            task_definition, service_security_groups(service), security_groups
+        )
     return endpoints
 
 
@@ -174,6 +270,8 @@ def transform_service(
     account: str,
     region: str,
     creator: str = "",
+    security_groups: dict[str, dict] | None = None,
+    classic_load_balancers: dict[str, dict] | None = None,
 ) -> DiscoveredAsset:
     """A service as a workload. ``task_definition`` is its current one (may be {} if unknown)."""
     return DiscoveredAsset(
@@ -185,7 +283,9 @@ def transform_service(
         region=region,
         parent_key=service.get("clusterArn", ""),
         labels=labels_from_tags(service.get("tags")),
-        endpoints=service_endpoints(service, task_definition, load_balancers),
+        endpoints=service_endpoints(
+            service, task_definition, load_balancers, security_groups, classic_load_balancers
+        ),
         attributes={
             "service": "ECS",
             "launch_type": launch_type(service),
@@ -195,6 +295,7 @@ def transform_service(
             "desired_count": service.get("desiredCount"),
             "network_mode": task_definition.get("networkMode", ""),
             "assign_public_ip": public_ip_assigned(service),
+            "security_groups": service_security_groups(service),
             "load_balancers": [
                 {
                     "target_group": lb.get("targetGroupArn", ""),
@@ -344,14 +445,17 @@ def index_load_balancers(target_groups: list[dict], load_balancers: list[dict]):
 # --- collect ----------------------------------------------------------------------------------
 
 
-class _ClusterReader:
-    """Reads one cluster, remembering task definitions and load balancers already looked up."""
+class _RegionReader:
+    """Reads a region's clusters, remembering what every cluster shares: task definitions, load
+    balancers and security groups already looked up."""
 
-    def __init__(self, region: Region, context: ScopeContext, task_definitions: dict):
+    def __init__(self, region: Region, context: ScopeContext):
         self.region = region
         self.context = context
-        self.task_definitions = task_definitions  # ARN -> describe_task_definition response
+        self.task_definitions: dict[str, dict] = {}  # ARN -> describe_task_definition response
         self.load_balancers: dict[str, list[dict]] = {}  # target group ARN -> load balancers
+        self.classic_load_balancers: dict[str, dict] = {}  # name -> classic load balancer
+        self.security_groups: dict[str, dict] = {}  # group id -> security group
         self._lock = threading.Lock()  # services are read by several workers at once
 
     def task_definition(self, arn: str) -> dict:
@@ -363,15 +467,13 @@ class _ClusterReader:
                 self.task_definitions[arn] = known
         return known or {}
 
+    def _unknown(self, wanted: set[str], known: dict) -> list[str]:
+        with self._lock:
+            return sorted(w for w in wanted if w and w not in known)
+
     def learn_load_balancers(self, services: list[dict]) -> None:
-        wanted = sorted(
-            {
-                lb["targetGroupArn"]
-                for s in services
-                for lb in s.get("loadBalancers", [])
-                if lb.get("targetGroupArn") and lb["targetGroupArn"] not in self.load_balancers
-            }
-        )
+        attached = [lb for s in services for lb in s.get("loadBalancers", [])]
+        wanted = self._unknown({lb.get("targetGroupArn") for lb in attached}, self.load_balancers)
         for batch in chunks(wanted, DESCRIBE_TARGET_GROUPS_MAX):
             groups = get_target_groups(self.region, batch)
             lb_arns = sorted({a for g in groups for a in g.get("LoadBalancerArns", [])})
@@ -382,23 +484,52 @@ class _ClusterReader:
             ]
             with self._lock:
                 self.load_balancers.update(index_load_balancers(groups, balancers))
+        names = self._unknown(
+            {lb.get("loadBalancerName") for lb in attached}, self.classic_load_balancers
+        )
+        for batch in chunks(names, DESCRIBE_CLASSIC_LOAD_BALANCERS_MAX):
+            found = _each_if_any_absent(
+                batch, lambda names: get_classic_load_balancers(self.region, names)
+            )
+            with self._lock:
+                self.classic_load_balancers.update({lb["LoadBalancerName"]: lb for lb in found})
+
+    def learn_security_groups(self, services: list[dict]) -> None:
+        """The groups of services whose tasks get a public IP: they decide its exposure."""
+        wanted = self._unknown(
+            {g for s in services if public_ip_assigned(s) for g in service_security_groups(s)},
+            self.security_groups,
+        )
+        for batch in chunks(wanted, DESCRIBE_SECURITY_GROUPS_MAX):
+            found = _each_if_any_absent(batch, lambda ids: get_security_groups(self.region, ids))
+            with self._lock:
+                self.security_groups.update({g["GroupId"]: g for g in found})
 
     def read_services(self, cluster_arn: str, arns: list[str]):
         services = get_services(self.region, cluster_arn, arns)
         self.learn_load_balancers(services)
+        self.learn_security_groups(services)
         return [(s, self.task_definition(s.get("taskDefinition", ""))) for s in services]
+
+
+def _each_if_any_absent(names: list[str], read) -> list[dict]:
+    """``read(names)``; AWS fails a batch that names one missing resource, so when a batch
+    comes back empty, ask for each on its own and keep those that still exist."""
+    found = read(names)
+    if found or len(names) == 1:
+        return found
+    return [item for name in names for item in read([name])]
 
 
 def collect(region: Region, context: ScopeContext) -> Iterator[DiscoveredAsset]:
     """Every cluster, service and container of the region, streamed cluster by cluster."""
-    task_definitions: dict[str, dict] = {}  # shared by the clusters of the region
+    reader = _RegionReader(region, context)
     for batch in chunks(list(get_cluster_arns(region)), DESCRIBE_CLUSTERS_MAX):
         for cluster in get_clusters(region, batch):
-            reader = _ClusterReader(region, context, task_definitions)
             yield from _cluster_assets(reader, cluster)
 
 
-def _cluster_assets(reader: _ClusterReader, cluster: dict) -> Iterator[DiscoveredAsset]:
+def _cluster_assets(reader: _RegionReader, cluster: dict) -> Iterator[DiscoveredAsset]:
     region, context = reader.region, reader.context
     cluster_arn = cluster["clusterArn"]
     yield transform_cluster(
@@ -429,6 +560,8 @@ def _service_assets(service, definition, reader, digests, context):
         account=reader.region.account,
         region=reader.region.region,
         creator=context.creators.get(service["serviceArn"], ""),
+        security_groups=reader.security_groups,
+        classic_load_balancers=reader.classic_load_balancers,
     )
     yield asset
     task_definition = definition.get("taskDefinition", {})
@@ -447,7 +580,7 @@ def _service_assets(service, definition, reader, digests, context):
     )
 
 
-def _standalone_containers(reader: _ClusterReader, task: dict, account: str, region: str):
+def _standalone_containers(reader: _RegionReader, task: dict, account: str, region: str):
     definition = reader.task_definition(task.get("taskDefinitionArn", ""))
     containers = task.get("containers", [])
     yield from transform_containers(

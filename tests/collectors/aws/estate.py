@@ -9,8 +9,11 @@ us-east-1 of MAIN
                 an environment variable named like a secret
   open-invoke   python3.13, team=platform, resource policy Principal * without condition
   ECS cluster prod (team=platform): service web (team=payments; nginx:latest privileged,
-                public IP, internet-facing load balancer), service worker (untagged; pinned
-                ECR image, non-root, read-only root filesystem)
+                public IP with a security group open to 0.0.0.0/0 on port 80, internet-facing
+                load balancer), service worker (untagged; pinned ECR image, non-root,
+                read-only root filesystem), service admin (team=platform; public IP, but its
+                security group admits only 10.0.0.0/8 on the mapped port; an internal classic
+                load balancer)
   EKS cluster lab: Kubernetes 1.27, public endpoint open to 0.0.0.0/0, no audit log, a node group
   ECR repository worker (team=payments) with image 1.4.2
 eu-west-1 of MAIN
@@ -166,6 +169,18 @@ class Estate:
         vpc = ec2.create_vpc(CidrBlock="10.0.0.0/16")["Vpc"]["VpcId"]
         subnet = ec2.create_subnet(VpcId=vpc, CidrBlock="10.0.1.0/24")["Subnet"]["SubnetId"]
         group = ec2.create_security_group(GroupName="web", Description="web", VpcId=vpc)["GroupId"]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 80,
+                    "ToPort": 80,
+                    "IpRanges": [{"CidrIp": "0.0.0.0/0"}],
+                }
+            ],
+        )
+        self.arns["web_group"] = group
         elb = self.client("elbv2")
         balancer = elb.create_load_balancer(
             Name="shop-public", Subnets=[subnet], Scheme="internet-facing"
@@ -250,6 +265,78 @@ class Estate:
             networkConfiguration=private,
         )["service"]["serviceArn"]
         self.arns["subnet"] = subnet
+        self.admin_service(vpc, subnet)
+
+    def admin_service(self, vpc, subnet):
+        """A public IP whose security group admits only the office network, behind an internal
+        classic load balancer: reachable from inside, not from the internet."""
+        ec2 = self.client("ec2")
+        group = ec2.create_security_group(GroupName="admin", Description="admin", VpcId=vpc)[
+            "GroupId"
+        ]
+        ec2.authorize_security_group_ingress(
+            GroupId=group,
+            IpPermissions=[
+                {
+                    "IpProtocol": "tcp",
+                    "FromPort": 8000,
+                    "ToPort": 8999,
+                    "IpRanges": [{"CidrIp": "10.0.0.0/8"}],
+                },
+                {  # open to the world, but on a port the service does not map
+                    "IpProtocol": "tcp",
+                    "FromPort": 22,
+                    "ToPort": 22,
+                    "Ipv6Ranges": [{"CidrIpv6": "::/0"}],
+                },
+            ],
+        )
+        self.arns["admin_group"] = group
+        classic = self.client("elb").create_load_balancer(
+            LoadBalancerName="admin-internal",
+            Listeners=[{"Protocol": "HTTP", "LoadBalancerPort": 80, "InstancePort": 8080}],
+            Subnets=[subnet],
+            Scheme="internal",
+        )
+        self.arns["admin_elb_dns"] = classic["DNSName"]
+        ecs = self.client("ecs")
+        ecs.register_task_definition(
+            family="admin",
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[
+                {
+                    "name": "admin",
+                    "image": f"{MAIN}.dkr.ecr.us-east-1.amazonaws.com/worker:{WORKER_IMAGE_TAG}",
+                    "user": "1000",
+                    "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
+                }
+            ],
+        )
+        self.arns["admin"] = ecs.create_service(
+            cluster="prod",
+            serviceName="admin",
+            taskDefinition="admin",
+            desiredCount=1,
+            launchType="FARGATE",
+            networkConfiguration={
+                "awsvpcConfiguration": {
+                    "subnets": [subnet],
+                    "securityGroups": [group],
+                    "assignPublicIp": "ENABLED",
+                }
+            },
+            loadBalancers=[
+                {
+                    "loadBalancerName": "admin-internal",
+                    "containerName": "admin",
+                    "containerPort": 8080,
+                }
+            ],
+            tags=[{"key": "team", "value": "platform"}],
+        )["service"]["serviceArn"]
 
     def kubernetes(self):
         eks = self.client("eks")

@@ -209,8 +209,8 @@ def test_collect_command_inventories_the_estate(estate, trail, teams, capsys):
         "eu-report",
         "sandbox-fn",
     }
-    assert by_kind["workload"] == {"web", "worker"}
-    assert by_kind["container"] == {"web/nginx", "worker/worker"}
+    assert by_kind["workload"] == {"web", "worker", "admin"}
+    assert by_kind["container"] == {"web/nginx", "worker/worker", "admin/admin"}
     assert by_kind["cluster"] == {"prod", "lab"}
     assert by_kind["image"] == {"worker:1.4.2"}
     assert by_kind["account"] == {"master", "sandbox", "forgotten-poc"}
@@ -251,6 +251,29 @@ def test_collect_command_inventories_the_estate(estate, trail, teams, capsys):
     assert {"public-endpoint", "platform-eol", "no-audit-logging"} <= open_rules("lab")
     assert not {"privileged", "runs-as-root", "unpinned-image"} & open_rules("worker/worker")
     assert alive("public-hook").exposed and not alive("worker").exposed
+
+    # a public IP is exposed only where a security group lets the internet reach the port
+    web_ports = [e for e in alive("web").endpoints if e["address"].startswith("task public IP")]
+    assert web_ports == [
+        {
+            "address": "task public IP:80/tcp",
+            "public": True,
+            "auth": "",
+            "via": f"assignPublicIp ENABLED; {estate.arns['web_group']} (web) allows 0.0.0.0/0 "
+            "on tcp 80",
+        }
+    ]
+    admin = alive("admin")
+    assert not admin.exposed and "public-endpoint" not in open_rules("admin")
+    assert {(e["address"], e["public"], e["via"]) for e in admin.endpoints} == {
+        (
+            "task public IP:8080/tcp",
+            False,
+            f"assignPublicIp ENABLED; no rule of {estate.arns['admin_group']} opens 8080/tcp "
+            "to the internet",
+        ),
+        (estate.arns["admin_elb_dns"], False, "classic load balancer admin-internal -> admin:8080"),
+    }
 
     # access history: write events in the window only, linked to their assets
     events = {e.event_id: e for e in AccessEvent.objects.all()}

@@ -244,6 +244,104 @@ def test_a_public_ip_exposes_the_container_ports():
     assert [(e.address, e.public) for e in service.endpoints] == [("task public IP:8080/tcp", True)]
 
 
+GROUPS = {g["GroupId"]: g for g in ECS["describe_security_groups"]["SecurityGroups"]}
+
+
+def public_ip_service(*group_ids, port=8080, protocol="tcp"):
+    api = {**ECS["describe_services"]["services"][0], "loadBalancers": []}
+    api["networkConfiguration"] = {
+        "awsvpcConfiguration": {"assignPublicIp": "ENABLED", "securityGroups": list(group_ids)}
+    }
+    definition = ECS["describe_task_definition_api"]["taskDefinition"]
+    definition = {
+        **definition,
+        "containerDefinitions": [
+            {
+                "name": "api",
+                "image": "api:1",
+                "portMappings": [{"containerPort": port, "protocol": protocol}],
+            }
+        ],
+    }
+    return ecs.transform_service(
+        api, definition, {}, account=ACCOUNT, region=REGION, security_groups=GROUPS
+    )
+
+
+def test_a_public_ip_is_exposed_by_the_security_group_rule_that_opens_its_port():
+    service = public_ip_service("sg-0office00000000000", "sg-0api000000000000a")
+    assert service.endpoints == [
+        Endpoint(
+            "task public IP:8080/tcp",
+            True,
+            "",
+            "assignPublicIp ENABLED; sg-0api000000000000a (api-tasks) allows 0.0.0.0/0 on tcp 8080",
+        )
+    ]
+    assert service.attributes["security_groups"] == [
+        "sg-0office00000000000",
+        "sg-0api000000000000a",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("groups", "port", "protocol", "public"),
+    [
+        (["sg-0office00000000000"], 8080, "tcp", False),  # only 10.0.0.0/8 and a prefix list
+        (["sg-0office00000000000"], 22, "tcp", True),  # the world on 22
+        (["sg-0api000000000000a"], 9000, "tcp", False),  # only from another group
+        (["sg-0api000000000000a"], 8080, "udp", False),  # the rule is for tcp
+        (["sg-0v6000000000000000"], 5432, "udp", True),  # all traffic from ::/0
+    ],
+)
+def test_security_group_rules_decide_a_public_ip_port(groups, port, protocol, public):
+    (endpoint,) = public_ip_service(*groups, port=port, protocol=protocol).endpoints
+    assert endpoint.public is public
+    if not public:
+        assert endpoint.via == (
+            f"assignPublicIp ENABLED; no rule of {', '.join(groups)} opens {port}/{protocol} "
+            "to the internet"
+        )
+
+
+def test_a_public_ip_with_unknown_security_groups_stays_public():
+    for groups in ([], ["sg-0deleted"]):
+        (endpoint,) = public_ip_service(*groups).endpoints
+        assert endpoint.public and endpoint.via.endswith("(security groups unknown)")
+
+
+def test_classic_load_balancers_are_public_when_internet_facing():
+    classic = {
+        lb["LoadBalancerName"]: lb
+        for lb in ECS["describe_classic_load_balancers"]["LoadBalancerDescriptions"]
+    }
+    api = {
+        **ECS["describe_services"]["services"][0],
+        "loadBalancers": [
+            {"loadBalancerName": "legacy-public", "containerName": "api", "containerPort": 8080},
+            {"loadBalancerName": "legacy-internal", "containerName": "api", "containerPort": 5432},
+            {"loadBalancerName": "deleted-meanwhile", "containerName": "api", "containerPort": 1},
+        ],
+    }
+    definition = ECS["describe_task_definition_api"]["taskDefinition"]
+    service = ecs.transform_service(
+        api, definition, {}, account=ACCOUNT, region=REGION, classic_load_balancers=classic
+    )
+    assert [(e.address, e.public, e.via) for e in service.endpoints] == [
+        (
+            "legacy-public-1234.eu-west-1.elb.amazonaws.com",
+            True,
+            "classic load balancer legacy-public -> api:8080",
+        ),
+        (
+            "internal-legacy-internal-5678.eu-west-1.elb.amazonaws.com",
+            False,
+            "classic load balancer legacy-internal -> api:5432",
+        ),
+    ]
+    assert service.attributes["load_balancers"][0]["classic"] == "legacy-public"
+
+
 def test_containers_carry_image_digest_user_and_names_never_values():
     described = ECS["describe_task_definition_api"]
     digests = ecs.running_digests(ECS["describe_tasks"]["tasks"])
