@@ -1,5 +1,6 @@
 """Lambda functions: runtime and its deprecation, package, role, environment variable names,
-VPC, tags, aliases, function URL, resource policy and the API Gateway routes that invoke it.
+VPC, tags, published versions and the aliases that make them live, function URL, resource
+policy and the API Gateway routes that invoke it.
 
 Environment variable *values* are never kept: ``list_functions`` returns them, and only the
 names leave ``transform_function``.
@@ -13,10 +14,12 @@ from pathlib import Path
 
 from ..records import DiscoveredAsset, Endpoint
 from . import apigateway
-from .common import ScopeContext, labels_from_tags, ordered_map, parse_time
+from .common import ScopeContext, iso, labels_from_tags, ordered_map, parse_time
 from .session import Region
 
 ABSENT = ("ResourceNotFoundException",)
+LATEST = "$LATEST"
+MAX_VERSIONS = 20  # the newest published versions kept per function (some publish thousands)
 INVOKE_ACTIONS = {"lambda:invokefunction", "lambda:invokefunctionurl", "lambda:*", "*"}
 
 
@@ -58,6 +61,11 @@ def get_aliases(region: Region, name: str) -> list[dict]:
     return list(region.pages("lambda", "list_aliases", "Aliases", FunctionName=name))
 
 
+def get_versions(region: Region, name: str) -> list[dict]:
+    """Every version of the function, ``$LATEST`` included, oldest first."""
+    return list(region.pages("lambda", "list_versions_by_function", "Versions", FunctionName=name))
+
+
 def get_code(region: Region, name: str) -> dict:
     """``Code`` of get_function: for image functions, the image URI and its resolved digest."""
     return region.call("lambda", "get_function", FunctionName=name).get("Code", {})
@@ -72,6 +80,7 @@ def get_details(region: Region, function: dict) -> dict:
         "url": get_url_config(region, name),
         "policy": get_policy(region, name),
         "aliases": get_aliases(region, name),
+        "versions": get_versions(region, name),
     }
     if function.get("PackageType") == "Image":
         details["code"] = get_code(region, name)
@@ -125,6 +134,49 @@ def transform_policy(policy_text: str | None) -> dict:
     return {"public_invoke": public, "invokers": invokers}
 
 
+def _version_number(version: dict) -> int:
+    number = str(version.get("Version", ""))
+    return int(number) if number.isdigit() else -1
+
+
+def _version_facts(version: dict, today: date | None) -> dict:
+    raw_runtime = version.get("Runtime", "")
+    facts = {
+        "version": str(version.get("Version", "")),
+        "runtime": canonical_runtime(raw_runtime),
+        "code_sha256": version.get("CodeSha256", ""),
+        "last_modified": iso(version.get("LastModified")),
+    }
+    deprecated_on = runtime_deprecations().get(raw_runtime)
+    if deprecated_on and today is not None:
+        facts["runtime_deprecated"] = deprecated_on <= today
+    return facts
+
+
+def transform_versions(versions: list[dict], aliases: list[dict], today: date | None) -> dict:
+    """Published versions, and what is live: each alias with the version(s) it sends traffic to
+    (weighted routing splits it), and whether that version's runtime is deprecated. An alias can
+    keep an old runtime live long after ``$LATEST`` moved on."""
+    published = sorted(
+        (v for v in versions if _version_number(v) >= 0), key=_version_number, reverse=True
+    )
+    by_number = {str(v.get("Version")): v for v in versions}
+    live = []
+    for alias in sorted(aliases, key=lambda a: a.get("Name", "")):
+        extra = ((alias.get("RoutingConfig") or {}).get("AdditionalVersionWeights")) or {}
+        primary_weight = round(1.0 - sum(extra.values()), 4)
+        targets = [(str(alias.get("FunctionVersion", "")), primary_weight)]
+        targets += [(str(number), weight) for number, weight in sorted(extra.items())]
+        for number, weight in targets:
+            facts = _version_facts(by_number.get(number) or {"Version": number}, today)
+            live.append({"alias": alias.get("Name", ""), "weight": weight, **facts})
+    return {
+        "published_versions": len(published),
+        "versions": [_version_facts(v, today) for v in published[:MAX_VERSIONS]],
+        "live_versions": live,
+    }
+
+
 def _image_digest(resolved_uri: str) -> str:
     return resolved_uri.rsplit("@", 1)[1] if "@" in resolved_uri else ""
 
@@ -173,6 +225,7 @@ def transform_function(
         "code_sha256": function.get("CodeSha256", ""),
         "version": function.get("Version", "$LATEST"),
         "aliases": {a["Name"]: a.get("FunctionVersion", "") for a in details.get("aliases", [])},
+        **transform_versions(details.get("versions", []), details.get("aliases", []), today),
         "layers": [layer.get("Arn", "") for layer in function.get("Layers", [])],
         "vpc": bool(vpc.get("VpcId")),
         "vpc_id": vpc.get("VpcId", ""),

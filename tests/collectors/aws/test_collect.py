@@ -229,7 +229,12 @@ def test_collect_command_inventories_the_estate(estate, trail, teams, capsys):
         "web",
         "prod",
     )
-    assert alive("checkout").attributes["aliases"] == {"live": "1"}
+    checkout = alive("checkout").attributes
+    assert checkout["aliases"] == {"live": "1"} and checkout["published_versions"] == 1
+    assert [
+        (v["alias"], v["version"], v["weight"], v["runtime"]) for v in checkout["live_versions"]
+    ] == [("live", "1", 1.0, "python3.13")]
+    assert checkout["versions"][0]["code_sha256"] == checkout["code_sha256"]
     sandbox_fn = alive("sandbox-fn")
     assert (sandbox_fn.account, sandbox_fn.region) == (estate.sandbox, "us-east-1")
 

@@ -85,6 +85,48 @@ def test_a_zip_function_keeps_names_not_values_and_says_how_it_is_reached():
     assert asset.observed["code_size"] == 5242880
 
 
+def test_published_versions_and_the_versions_aliases_keep_live():
+    details = {
+        "tags": {},
+        "aliases": LAMBDA["list_aliases_weighted"]["Aliases"],
+        "versions": LAMBDA["list_versions_by_function"]["Versions"],
+    }
+    asset = lambda_.transform_function(
+        function("invoice-render"), details, account=ACCOUNT, region=REGION, today=TODAY
+    )
+    attributes = asset.attributes
+    assert attributes["published_versions"] == 3
+    assert [v["version"] for v in attributes["versions"]] == ["12", "11", "3"]  # newest first
+    assert attributes["versions"][2] == {
+        "version": "3",
+        "runtime": "python3.7",
+        "code_sha256": "b2xkLW9sZC1vbGQ=",
+        "last_modified": "2022-05-02T14:10:07+00:00",
+        "runtime_deprecated": True,
+    }
+    # prod sends 90% to 11 and 10% to 12; legacy keeps a 2022 version on python3.7 live
+    assert [
+        (v["alias"], v["version"], v["weight"], v["runtime"]) for v in attributes["live_versions"]
+    ] == [
+        ("legacy", "3", 1, "python3.7"),
+        ("prod", "11", 0.9, "python3.9"),
+        ("prod", "12", 0.1, "python3.9"),
+    ]
+    assert attributes["aliases"] == {"prod": "11", "legacy": "3"}
+    assert asset.runtime == "python3.9"  # $LATEST's, what an unqualified call runs
+
+
+def test_only_the_newest_versions_are_kept():
+    versions = [
+        {"Version": str(n), "Runtime": "python3.13", "CodeSha256": f"c{n}"} for n in range(1, 60)
+    ]
+    aliases = [{"Name": "first", "FunctionVersion": "1"}]
+    facts = lambda_.transform_versions(versions, aliases, TODAY)
+    assert facts["published_versions"] == 59 and len(facts["versions"]) == lambda_.MAX_VERSIONS
+    assert facts["versions"][0]["version"] == "59"
+    assert facts["live_versions"][0]["code_sha256"] == "c1"  # found though not among the kept
+
+
 def test_an_image_function_records_its_image_and_digest_and_no_runtime():
     details = {"tags": {}, "url": None, "policy": None, "aliases": []}
     details["code"] = LAMBDA["get_function_image"]["Code"]
