@@ -30,6 +30,8 @@ SERVICES = ("cloudtrail", "ecr", "lambda", "ecs", "eks")
 ASSET_MODULES = {"ecr": ecr, "lambda": lambda_, "ecs": ecs, "eks": eks}
 DEFAULT_CONCURRENCY = 4
 DEFAULT_LOOKBACK_DAYS = 90
+# Task events held back until ECS is read (beyond this many, they stay linked to the cluster).
+MAX_HELD_TASK_EVENTS = 10_000
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
@@ -166,7 +168,7 @@ class AwsCollector(Collector):
             return
         region = self.region(scope.params["account"], scope.params["region"])
         context.creators = dict(cursor.get("creators", {}))
-        state = {}
+        state, held = {}, []
         if "cloudtrail" in self.services:
             lookback = int(
                 self.source.config.get("cloudtrail_lookback_days", DEFAULT_LOOKBACK_DAYS)
@@ -176,6 +178,9 @@ class AwsCollector(Collector):
             for record in cloudtrail.collect(region, start, end):
                 if cloudtrail.is_creation(record):
                     learned.setdefault(record.asset_key, record.actor)  # newest first
+                if cloudtrail.is_task_event(record) and len(held) < MAX_HELD_TASK_EVENTS:
+                    held.append(record)  # linked to its container once ECS has been read
+                    continue
                 yield record
             context.creators.update(learned)
             state["cloudtrail_since"] = cloudtrail.next_since(start, end)
@@ -185,8 +190,22 @@ class AwsCollector(Collector):
                 for asset in ASSET_MODULES[service].collect(region, context):
                     seen.add(asset.key)
                     yield asset
+        yield from self._linked(held, context)
         state["creators"] = {key: who for key, who in context.creators.items() if key in seen}
         yield Cursor(state)
+
+    @staticmethod
+    def _linked(task_events: list, context: ScopeContext) -> Iterator:
+        """Task events, each linked to its container where ECS still lists the task (a task
+        that has ended leaves its event on the cluster)."""
+
+        def container_key(task, container, group):
+            return ecs.task_container_key(
+                task, container, group, context.ecs_tasks, context.ecs_services
+            )
+
+        for record in task_events:
+            yield cloudtrail.link_task_event(record, container_key)
 
 
 def _in_partition(session, region: str, partition: str) -> bool:

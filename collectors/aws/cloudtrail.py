@@ -1,5 +1,10 @@
 """Access history from CloudTrail's event history (``LookupEvents``): who created, changed,
-configured or deleted each function, service, task definition and cluster.
+configured or deleted each function, service, task definition and cluster, who pushed each
+ECR image, and who ran tasks or opened a shell in a container (ECS Exec).
+
+Task events (RunTask, StartTask, StopTask, ExecuteCommand) name a task, not an asset: they are
+linked to the cluster here, and to the container asset of the task — the service's, or the
+standalone task's — once ECS has been read (``link_task_event``).
 
 Only write events are kept (reads would drown them). One lookup per event source, because
 LookupEvents filters on one attribute at a time; pages stream newest first. Each collection reads
@@ -10,13 +15,23 @@ event, so a late event is read on the next run; ingest deduplicates the overlap 
 import json
 import re
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from ..records import AccessRecord
 from .common import arn_resource, parse_time
 from .session import Region
 
-EVENT_SOURCES = ("lambda.amazonaws.com", "ecs.amazonaws.com", "eks.amazonaws.com")
+EVENT_SOURCES = (
+    "lambda.amazonaws.com",
+    "ecs.amazonaws.com",
+    "eks.amazonaws.com",
+    "ecr.amazonaws.com",
+)
+# The steps of every `docker push` (one per layer and part): PutImage says the push happened.
+NOISE = {"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"}
+TASK_EVENTS = {"RunTask", "StartTask", "StopTask", "ExecuteCommand"}
+MAX_TASKS_PER_EVENT = 10
 # CloudTrail usually delivers an event within minutes; the next window re-reads this much.
 DELIVERY_DELAY = timedelta(minutes=20)
 MAX_LOOKBACK_DAYS = 90  # the event history CloudTrail keeps
@@ -115,6 +130,57 @@ def ecs_key(name: str, params: dict, response: dict, arns: Arns) -> str:
     return ""
 
 
+def tasks_of(name: str, params: dict, response: dict) -> list[dict]:
+    """The tasks a task event is about: ``{"task", "container", "group"}`` each, as far as the
+    event says (a RunTask response lists its tasks with their containers and group)."""
+    if name == "ExecuteCommand":
+        task = _text(response.get("taskArn")) or _text(params.get("task"))
+        container = _text(response.get("containerName")) or _text(params.get("container"))
+        return [{"task": task, "container": container, "group": ""}] if task else []
+    described = response.get("tasks") or ([response["task"]] if "task" in response else [])
+    found = []
+    for task in described[:MAX_TASKS_PER_EVENT]:
+        if isinstance(task, dict) and _text(task.get("taskArn")):
+            containers = [_text(c.get("name")) for c in task.get("containers") or []]
+            found.append(
+                {
+                    "task": task["taskArn"],
+                    "container": next((c for c in containers if c), ""),
+                    "group": _text(task.get("group")),
+                }
+            )
+    if not found and _text(params.get("task")):  # StopTask refused: the request still names it
+        found.append({"task": params["task"], "container": "", "group": ""})
+    return found
+
+
+def ecs_task_cluster(params: dict, response: dict, tasks: list[dict], arns: Arns) -> str:
+    """The cluster a task event happened in: as the event names it, else as its task's ARN
+    (``task/CLUSTER/ID``) does, else ECS's own "default"."""
+    cluster = _text(response.get("clusterArn")) or _text(params.get("cluster"))
+    for task in tasks:
+        parts = arn_resource(task["task"]).split("/")
+        if not cluster and len(parts) == 3:
+            cluster = parts[1]
+    return arns.ecs("cluster", cluster or "default")
+
+
+def ecr_key(name: str, params: dict, response: dict, arns: Arns) -> str:
+    """The image a PutImage pushed (or the first a BatchDeleteImage removed), keyed as its
+    asset: ``arn:…:repository/NAME@DIGEST``."""
+    image = _mapping(response.get("image"))
+    repository = _text(image.get("repositoryName")) or _text(params.get("repositoryName"))
+    registry = _text(image.get("registryId")) or _text(params.get("registryId")) or arns.account
+    digest = _text(_mapping(image.get("imageId")).get("imageDigest"))
+    if not digest and name == "BatchDeleteImage":
+        deleted = [i for i in response.get("imageIds") or [] if isinstance(i, dict)]
+        digest = _text(deleted[0].get("imageDigest")) if deleted else ""
+    if not (repository and digest):
+        return ""
+    base = Arns(arns.prefix.split(":", 1)[1], arns.region, registry)
+    return f"{base.make('ecr', f'repository/{repository}')}@{digest}"
+
+
 def eks_key(name: str, params: dict, response: dict, arns: Arns) -> str:
     if _text(params.get("resourceArn")):
         arn = params["resourceArn"]
@@ -130,6 +196,7 @@ ASSET_KEYS = {
     "lambda.amazonaws.com": lambda_key,
     "ecs.amazonaws.com": ecs_key,
     "eks.amazonaws.com": eks_key,
+    "ecr.amazonaws.com": ecr_key,
 }
 
 
@@ -152,17 +219,18 @@ def actor_of(event: dict, payload: dict) -> str:
 def transform_event(event: dict, *, partition: str, region: str, account: str):
     """An AccessRecord for a write event; None for a read-only one."""
     payload = _payload(event)
-    if is_read_only(event, payload):
+    name = _text(event.get("EventName")) or _text(payload.get("eventName"))
+    if is_read_only(event, payload) or name in NOISE:
         return None
     source = _text(event.get("EventSource")) or _text(payload.get("eventSource"))
-    name = _text(event.get("EventName")) or _text(payload.get("eventName"))
     params = _mapping(payload.get("requestParameters"))
     response = _mapping(payload.get("responseElements"))
-    event_account = _text(payload.get("recipientAccountId")) or account
+    arns = Arns(partition, region, _text(payload.get("recipientAccountId")) or account)
     key_of = ASSET_KEYS.get(source)
-    asset_key = (
-        key_of(name, params, response, Arns(partition, region, event_account)) if key_of else ""
-    )
+    asset_key = key_of(name, params, response, arns) if key_of else ""
+    tasks = tasks_of(name, params, response) if source == "ecs.amazonaws.com" else []
+    if name in TASK_EVENTS:
+        asset_key = ecs_task_cluster(params, response, tasks, arns)
     identity = _mapping(payload.get("userIdentity"))
     issuer = _mapping(_mapping(identity.get("sessionContext")).get("sessionIssuer"))
     detail = {
@@ -178,6 +246,9 @@ def transform_event(event: dict, *, partition: str, region: str, account: str):
     }
     if payload.get("errorMessage"):
         detail["error_message"] = _text(payload["errorMessage"])[:MAX_DETAIL_TEXT]
+    if name in TASK_EVENTS:
+        # The task and container, never the command: an exec'd command line may carry secrets.
+        detail["tasks"] = [{k: v[:MAX_DETAIL_TEXT] for k, v in t.items()} for t in tasks]
     return AccessRecord(
         event_id=event["EventId"],
         provider="aws",
@@ -190,6 +261,20 @@ def transform_event(event: dict, *, partition: str, region: str, account: str):
         outcome=_text(payload.get("errorCode")) or "success",
         detail=detail,
     )
+
+
+def is_task_event(record: AccessRecord) -> bool:
+    return record.action in TASK_EVENTS and bool(record.detail.get("tasks"))
+
+
+def link_task_event(record: AccessRecord, container_key) -> AccessRecord:
+    """The task event linked to the container asset of its first task that ECS knows;
+    ``container_key(task, container, group)`` answers that asset's key or ""."""
+    for task in record.detail.get("tasks", []):
+        key = container_key(task["task"], task["container"], task["group"])
+        if key:
+            return replace(record, asset_key=key)
+    return record
 
 
 def is_creation(record: AccessRecord) -> bool:

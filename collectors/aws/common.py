@@ -20,6 +20,10 @@ class ScopeContext:
     workers: int = 1
     roles: Any = None  # iam.RoleJudge, shared by every scope of the collection
     creators: dict[str, str] = field(default_factory=dict)  # asset key -> who created it
+    # What ECS found, so that task events can name their container: task ARN and task id ->
+    # (task ARN, cluster ARN, group, container names); (cluster ARN, service name) -> its ARN.
+    ecs_tasks: dict[str, tuple] = field(default_factory=dict)
+    ecs_services: dict[tuple[str, str], str] = field(default_factory=dict)
 
 
 # "2026-11-22T05:19:58.394+0000", "...394976000Z", "2026-11-22 05:20:29+00:00"

@@ -433,6 +433,32 @@ def standalone(task: dict) -> bool:
     return not (task.get("group") or "").startswith("service:")
 
 
+def task_container_key(
+    task: str, container: str, group: str, tasks: dict[str, tuple], services: dict
+) -> str:
+    """The key of the container asset a task event is about, or "" when ECS no longer lists
+    the task. A service's task is one of its replicas: the service's container stands for it."""
+    known = tasks.get(task) or tasks.get(last_segment(task))
+    if known is None:
+        return ""
+    task_arn, cluster_arn, known_group, names = known
+    name = container or (names[0] if names else "")
+    group = known_group or group
+    if not name:
+        return ""
+    if group.startswith("service:"):
+        service = services.get((cluster_arn, group.split(":", 1)[1]))
+        return f"{service}/container/{name}" if service else ""
+    return f"{task_arn}/container/{name}"
+
+
+def remember_tasks(tasks: list[dict], cluster_arn: str, known: dict[str, tuple]) -> None:
+    for task in tasks:
+        arn = task["taskArn"]
+        names = [c.get("name", "") for c in task.get("containers", []) if c.get("name")]
+        known[arn] = known[last_segment(arn)] = (arn, cluster_arn, task.get("group") or "", names)
+
+
 def index_load_balancers(target_groups: list[dict], load_balancers: list[dict]):
     """Target group ARN -> the load balancers that forward to it."""
     by_arn = {lb["LoadBalancerArn"]: lb for lb in load_balancers}
@@ -542,6 +568,7 @@ def _cluster_assets(reader: _RegionReader, cluster: dict) -> Iterator[Discovered
     for task_batch in chunks(list(get_task_arns(region, cluster_arn)), DESCRIBE_TASKS_MAX):
         tasks = get_tasks(region, cluster_arn, task_batch)
         digests.update(running_digests(tasks))
+        remember_tasks(tasks, cluster_arn, context.ecs_tasks)
         for task in filter(standalone, tasks):
             yield from _standalone_containers(reader, task, region.account, region.region)
 
@@ -549,6 +576,9 @@ def _cluster_assets(reader: _RegionReader, cluster: dict) -> Iterator[Discovered
     read = partial(reader.read_services, cluster_arn)
     for _, described in ordered_map(read, service_batches, context.workers):
         for service, definition in described:
+            context.ecs_services[(cluster_arn, service.get("serviceName", ""))] = service[
+                "serviceArn"
+            ]
             yield from _service_assets(service, definition, reader, digests, context)
 
 

@@ -382,3 +382,83 @@ def test_a_source_reaches_another_account_by_assuming_its_role(estate, trail):
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert list(source.scopes.values_list("key", flat=True)) == [f"{estate.sandbox}/us-east-1"]
     assert list(Asset.objects.values_list("name", "account")) == [("sandbox-fn", estate.sandbox)]
+
+
+def run_tasks(estate):
+    """Two tasks in cluster prod (bridge mode: moto cannot run awsvpc tasks): a standalone
+    migration, and a replica of service web (group service:web)."""
+    ecs = estate.client("ecs")
+    for family, container in (("migrate", "migrate"), ("web-replica", "nginx")):
+        ecs.register_task_definition(
+            family=family,
+            networkMode="bridge",
+            containerDefinitions=[
+                {"name": container, "image": f"{family}:1", "memory": 128, "cpu": 64}
+            ],
+        )
+    job = ecs.run_task(cluster="prod", taskDefinition="migrate", launchType="FARGATE")
+    replica = ecs.run_task(
+        cluster="prod", taskDefinition="web-replica", launchType="FARGATE", group="service:web"
+    )
+    return job["tasks"][0], replica["tasks"][0]
+
+
+def test_pushes_task_runs_and_execs_show_on_the_assets_they_touched(estate, trail):
+    job, replica = run_tasks(estate)
+    digest = estate.client("ecr").describe_images(repositoryName="worker")["imageDetails"][0][
+        "imageDigest"
+    ]
+    now = datetime.now(UTC)
+    ecr, ecs = "ecr.amazonaws.com", "ecs.amazonaws.com"
+    image = {"repositoryName": "worker", "registryId": MAIN, "imageId": {"imageDigest": digest}}
+    gone_task = f"arn:aws:ecs:us-east-1:{MAIN}:task/prod/00000000000000000000000000000000"
+    for event in (
+        trail_event("ev-layer", "InitiateLayerUpload", ecr, now - timedelta(hours=5), CI),
+        trail_event("ev-push", "PutImage", ecr, now - timedelta(hours=5), CI, {}, {"image": image}),
+        trail_event(
+            "ev-run",
+            "RunTask",
+            ecs,
+            now - timedelta(hours=4),
+            SAM,
+            {"cluster": "prod", "taskDefinition": "migrate"},
+            {"tasks": [job], "failures": []},
+        ),
+        trail_event(
+            "ev-exec",
+            "ExecuteCommand",
+            ecs,
+            now - timedelta(hours=3),
+            DEV,
+            {"cluster": "prod", "container": "nginx", "command": "sh", "task": replica["taskArn"]},
+            {
+                "taskArn": replica["taskArn"],
+                "containerName": "nginx",
+                "clusterArn": estate.arns["prod"],
+            },
+        ),
+        trail_event(
+            "ev-exec-gone",
+            "ExecuteCommand",
+            ecs,
+            now - timedelta(hours=2),
+            DEV,
+            {"cluster": "prod", "container": "app", "command": "sh", "task": gone_task},
+        ),
+    ):
+        trail.add("us-east-1", **event)
+    source = organization_source(estate, trail, config={"accounts": [MAIN]})
+
+    run = run_source(source)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    events = {e.event_id: e for e in AccessEvent.objects.select_related("asset")}
+    assert "ev-layer" not in events
+    assert events["ev-push"].asset == alive("worker:1.4.2") and events["ev-push"].actor == CI
+    job_container = Asset.objects.get(key=f"{job['taskArn']}/container/migrate")
+    assert events["ev-run"].asset == job_container and events["ev-run"].actor == SAM
+    assert events["ev-exec"].asset == alive("web/nginx")  # the service's replica
+    assert events["ev-exec-gone"].asset == alive("prod")  # the task has ended: its cluster
+    assert events["ev-exec"].detail["tasks"] == [
+        {"task": replica["taskArn"], "container": "nginx", "group": ""}
+    ]

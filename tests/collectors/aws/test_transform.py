@@ -22,6 +22,7 @@ def fixture(name):
 
 LAMBDA, GATEWAY, ECS = fixture("lambda"), fixture("apigateway"), fixture("ecs")
 EKS_ECR, TRAIL = fixture("eks_ecr"), fixture("cloudtrail_organizations")
+TASK_TRAIL = fixture("cloudtrail_tasks")
 
 
 def function(name):
@@ -511,6 +512,65 @@ def test_write_events_name_their_asset_actor_and_outcome():
         False,
         False,
         False,
+    ]
+
+
+def task_trail():
+    return [
+        cloudtrail.transform_event(e, partition="aws", region=REGION, account=ACCOUNT)
+        for e in TASK_TRAIL["lookup_events"]["Events"]
+    ]
+
+
+def test_a_push_names_its_image_and_layer_uploads_are_dropped():
+    push, layer, *_ = task_trail()
+    assert layer is None  # one of the many steps of a push; PutImage says it happened
+    assert push.action == "PutImage" and push.asset_key == (
+        "arn:aws:ecr:eu-west-1:111111111111:repository/thumbnailer@sha256:5b0bcabd1ed22e9fb1310cf"
+        "6c2dec7cdef19f0ad69efa1f392e94a4333501270"
+    )
+    assert push.actor.endswith("/maria.garcia@acme.example")
+
+
+def test_task_events_name_their_cluster_and_tasks_never_the_command():
+    _, _, run, execute, stop = task_trail()
+    cluster = "arn:aws:ecs:eu-west-1:111111111111:cluster/payments"
+    assert run.asset_key == execute.asset_key == cluster
+    job = "arn:aws:ecs:eu-west-1:111111111111:task/payments/0f9a1c2b3d4e4f5a8b7c6d5e4f3a2b1c"
+    assert run.detail["tasks"] == [
+        {
+            "task": job,
+            "container": "migrate",
+            "group": "family:db-migrate",
+        }
+    ]
+    assert execute.detail["tasks"][0]["container"] == "api"
+    assert "hunter2" not in repr(execute) and "HIDDEN" not in repr(execute)  # command, token
+    # refused, with no response: the cluster comes from the task's ARN
+    assert stop.outcome == "AccessDeniedException"
+    assert stop.asset_key == "arn:aws:ecs:eu-west-1:111111111111:cluster/batch"
+    assert all(cloudtrail.is_task_event(e) for e in (run, execute, stop))
+
+
+def test_task_events_link_to_the_container_that_stands_for_the_task():
+    _, _, run, execute, stop = task_trail()
+    tasks, services = {}, {}
+    cluster = "arn:aws:ecs:eu-west-1:111111111111:cluster/payments"
+    ecs.remember_tasks(TASK_TRAIL["describe_tasks"]["tasks"], cluster, tasks)
+    services[(cluster, "api")] = "arn:aws:ecs:eu-west-1:111111111111:service/payments/api"
+
+    def container_key(task, container, group):
+        return ecs.task_container_key(task, container, group, tasks, services)
+
+    linked = [cloudtrail.link_task_event(e, container_key) for e in (run, execute, stop)]
+    assert [e.asset_key for e in linked] == [
+        # a standalone task is its own container asset
+        "arn:aws:ecs:eu-west-1:111111111111:task/payments/0f9a1c2b3d4e4f5a8b7c6d5e4f3a2b1c"
+        "/container/migrate",
+        # a service's replica, named by its id alone: the service's container stands for it
+        "arn:aws:ecs:eu-west-1:111111111111:service/payments/api/container/api",
+        # a task ECS no longer lists stays on its cluster
+        "arn:aws:ecs:eu-west-1:111111111111:cluster/batch",
     ]
 
 
