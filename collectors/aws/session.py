@@ -112,6 +112,7 @@ class AwsAccess:
         self._lock = threading.Lock()
         self._base: boto3.Session | None = None
         self._roles: dict[str, _Credentials] = {}
+        self._role_locks: dict[str, threading.Lock] = {}
 
     # --- sessions -----------------------------------------------------------------------------
 
@@ -129,7 +130,14 @@ class AwsAccess:
         return self._chain_session()
 
     def role_session(self, role_arn: str, external_id: str = "") -> boto3.Session:
-        """A session as ``role_arn``, assumed from the base credentials (cached, renewed)."""
+        """A session as ``role_arn``, assumed from the base credentials (cached, renewed).
+        Scopes of one account start together: they wait for one AssumeRole between them."""
+        with self._lock:
+            role_lock = self._role_locks.setdefault(role_arn, threading.Lock())
+        with role_lock:
+            return self._role_session(role_arn, external_id)
+
+    def _role_session(self, role_arn: str, external_id: str) -> boto3.Session:
         now = datetime.now(UTC)
         with self._lock:
             cached = self._roles.get(role_arn)

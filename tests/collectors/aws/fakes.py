@@ -3,7 +3,8 @@
 ``FakeCloudTrail`` answers ``LookupEvents`` in CloudTrail's documented JSON shape (moto does not
 implement it): events per region, filtered by time window and event source, newest first, paged
 by ``NextToken``. ``AccessGate`` stands in front of moto and answers AccessDenied for the
-services and regions it is told to deny, passing every other request through unchanged.
+services and regions it is told to deny, and for ``sts:AssumeRole`` of the roles it is told to
+deny (moto lets anyone assume any role), passing every other request through unchanged.
 """
 
 import http.client
@@ -11,6 +12,8 @@ import json
 import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qs
+from xml.sax.saxutils import escape
 
 # "Credential=AKID/20261122/eu-west-1/lambda/aws4_request"
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -136,6 +139,14 @@ class _GateHandler(BaseHTTPRequestHandler):
         gate = self.server.owner
         body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
         _, region, service = signed_scope(self.headers)
+        role = self._role_to_assume(service, body)
+        if role in gate.denied_roles:
+            gate.refused.append((service, region, f"AssumeRole {role}"))
+            message = (
+                f"User: arn:aws:sts::123456789012:assumed-role/test/daylight is not authorized "
+                f"to perform: sts:AssumeRole on resource: {role}"
+            )
+            return self._query_error(403, "AccessDenied", message)
         if (service, region) in gate.denied:
             gate.refused.append((service, region, self.headers.get("X-Amz-Target", self.path)))
             return self._error(403, "AccessDeniedException", "User is not authorized (test gate)")
@@ -163,6 +174,26 @@ class _GateHandler(BaseHTTPRequestHandler):
         self.wfile.write(data)
         upstream.close()
 
+    @staticmethod
+    def _role_to_assume(service: str, body: bytes) -> str:
+        if service != "sts":
+            return ""
+        form = parse_qs(body.decode("utf-8", "replace"))
+        return form.get("RoleArn", [""])[0] if form.get("Action") == ["AssumeRole"] else ""
+
+    def _query_error(self, status, code, message):
+        """An error in the query protocol's XML shape, as STS answers it."""
+        data = (
+            '<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+            f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
+            "</Error><RequestId>4f4cb1c4-0d6b-4a9e-9a5e-0c1f6b3f6a11</RequestId></ErrorResponse>"
+        ).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/xml")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
     def _error(self, status, code, message):
         """An error in the JSON protocols' shape (Lambda, ECS, EKS, ECR all read it)."""
         data = json.dumps({"__type": code, "Message": message}).encode()
@@ -177,13 +208,14 @@ class _GateHandler(BaseHTTPRequestHandler):
 
 
 class AccessGate(_Server):
-    """A pass-through proxy to ``upstream`` that denies chosen (signing service, region) pairs,
-    or throttles their next few requests."""
+    """A pass-through proxy to ``upstream`` that denies chosen (signing service, region) pairs
+    and chosen roles to assume, or throttles their next few requests."""
 
     def __init__(self, upstream: str):
         super().__init__(_GateHandler)
         host, port = upstream.removeprefix("http://").split(":")
         self.upstream_host, self.upstream_port = host, int(port)
         self.denied: set[tuple[str, str]] = set()
+        self.denied_roles: set[str] = set()  # role ARNs whose AssumeRole is refused
         self.throttled: dict[tuple[str, str], int] = {}
         self.refused: list[tuple] = []

@@ -462,3 +462,38 @@ def test_pushes_task_runs_and_execs_show_on_the_assets_they_touched(estate, trai
     assert events["ev-exec"].detail["tasks"] == [
         {"task": replica["taskArn"], "container": "nginx", "group": ""}
     ]
+
+
+def test_a_member_account_whose_role_is_refused_fails_alone(estate, trail, gate):
+    """Two member accounts reached by the organization role; AWS refuses the role in one."""
+    member = estate.assume(estate.forgotten)
+    estate.function(
+        "poc-api", "python3.12", estate.role("poc-exec", credentials=member), credentials=member
+    )
+    source = organization_source(
+        estate,
+        trail,
+        endpoint_url=gate.url,
+        config={"accounts": [MAIN, estate.sandbox, estate.forgotten]},
+    )
+    assert run_source(source).status == RunStatus.SUCCEEDED
+    refused_role = f"arn:aws:iam::{estate.sandbox}:role/{ORG_ROLE}"
+
+    gate.denied_roles.add(refused_role)
+    estate.client("lambda", credentials=member).delete_function(FunctionName="poc-api")
+    run = run_source(source)
+
+    assert run.status == RunStatus.PARTIAL
+    by_key = {s.scope.key: s for s in run.scope_runs.select_related("scope")}
+    for region in REGIONS:
+        failed = by_key[f"{estate.sandbox}/{region}"]
+        assert failed.status == RunStatus.FAILED and not failed.complete
+        assert f"sts:AssumeRole {refused_role}" in failed.error
+        assert "AccessDenied" in failed.error
+        for account in (MAIN, estate.forgotten):
+            assert by_key[f"{account}/{region}"].status == RunStatus.SUCCEEDED
+    assert by_key[f"{MAIN}/organization"].status == RunStatus.SUCCEEDED
+    assert alive("sandbox-fn").account == estate.sandbox  # nothing of it is marked gone
+    assert Asset.objects.get(name="poc-api").gone_at is not None  # the other member went on
+    assert alive("checkout") and alive("eu-report")
+    assert ("sts", "us-east-1", f"AssumeRole {refused_role}") in gate.refused
