@@ -132,7 +132,11 @@ class GcpCollector(Collector):
                 function_key, policy = served.get(raw["name"], ("", None))
                 if policy is None:
                     policy = run.get_service_iam_policy(self.clients, raw["name"])
-                yield run.transform_service(raw, project, policy, function_key)
+                revisions = [
+                    run.get_revision(self.clients, project, region, revision)
+                    for revision, _ in run.serving_revisions(raw)
+                ]
+                yield from run.transform_service(raw, project, policy, function_key, revisions)
 
     def _access_history(self, project: str, cursor: dict) -> Iterator[Record]:
         days = self.source.config.get("history_days", DEFAULT_HISTORY_DAYS)

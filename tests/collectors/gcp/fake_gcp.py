@@ -1,5 +1,6 @@
 """A local server answering like Google's REST APIs, for the collector to read with the real
-client libraries: Cloud Functions v2, Cloud Run v2 (and the Admin API's location list), GKE v1,
+client libraries: Cloud Functions v2, Cloud Run v2 (and the v1 Admin API's location list and
+Knative revisions), GKE v1,
 Logging v2 ``entries:list``, Resource Manager v3 and the OAuth token endpoint.
 
 It serves a seeded estate from the recorded responses in ``fixtures/``, pages every list
@@ -46,10 +47,17 @@ def seeded_estate() -> dict:
         "services": fixture("run_services.json")["services"],
         "clusters": fixture("clusters.json")["clusters"],
         "entries": fixture("audit_entries.json")["entries"],
+        "revisions": fixture("run_revisions.json")["revisions"],
     }
     locked_function = copy.deepcopy(prod["functions"][1])
     locked_function["name"] = "projects/acme-locked/locations/us-central1/functions/vault-sync"
-    locked = {"functions": [locked_function], "services": [], "clusters": [], "entries": []}
+    locked = {
+        "functions": [locked_function],
+        "services": [],
+        "clusters": [],
+        "entries": [],
+        "revisions": {},
+    }
     return {"projects": {"acme-prod": prod, "acme-locked": locked}}
 
 
@@ -103,6 +111,10 @@ class FakeGcp:
             prefix = f"projects/{m[1]}/locations/{m[2]}/"
             services = [s for s in self.project(m[1])["services"] if s["name"].startswith(prefix)]
             return self._page(services, "services", query)
+        if m := re.fullmatch(
+            r"/apis/serving.knative.dev/v1/namespaces/([^/]+)/revisions/([^/]+)", path
+        ):
+            return self._revision(m[1], m[2])
         if m := re.fullmatch(r"/v1/projects/([^/]+)/locations/-/clusters", path):
             return 200, {"clusters": self.project(m[1])["clusters"]}
         if path == "/v2/entries:list":
@@ -112,6 +124,14 @@ class FakeGcp:
         if path == "/v3/folders":
             return self._page(self.folders.get(query["parent"], []), "folders", query)
         return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}
+
+    def _revision(self, project: str, revision: str):
+        """The regional v1 endpoint has no location in its path: the test server serves all
+        regions, so the revision is found by its (unique) id."""
+        for name, found in self.project(project)["revisions"].items():
+            if name.endswith(f"/revisions/{revision}"):
+                return 200, found
+        return 404, {"error": {"code": 404, "message": f"no revision {revision}"}}
 
     def _page(self, items: list, field: str, query: dict):
         start = int(query.get("pageToken") or 0)
@@ -137,7 +157,7 @@ class FakeGcp:
 
     def _denied(self, path: str, body: dict) -> bool:
         names = " ".join([path, *body.get("resourceNames", [])])
-        return any(f"projects/{p}" in names for p in self.forbidden)
+        return any(f"projects/{p}" in names or f"namespaces/{p}/" in names for p in self.forbidden)
 
     def _throttled(self, path: str) -> bool:
         for fragment, remaining in self.throttle.items():

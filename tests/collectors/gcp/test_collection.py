@@ -67,7 +67,7 @@ def test_a_project_is_collected_with_owners_exposure_versions_and_access(fake_gc
     run = run_source(source, at=NOW)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.new == 9 and run.events == 4
+    assert run.new == 11 and run.events == 4
     checkout = alive(CHECKOUT)
     assert checkout.runtime == "python3.12" and checkout.owner == payments
     assert checkout.tracking == "tracked" and checkout.exposed
@@ -83,6 +83,15 @@ def test_a_project_is_collected_with_owners_exposure_versions_and_access(fake_gc
     assert Finding.objects.filter(asset=storefront, rule="unpinned-image").exists()
     # Hostile labels are stored as data: the NUL the database cannot hold is replaced.
     assert storefront.labels["team\ufffdevil"] == "'; DROP TABLE inventory_asset;--"
+    # Deployed by tag; the digest is the one the revision taking most traffic resolved.
+    assert storefront.image == "docker.io/library/nginx:latest"
+    assert storefront.image_digest == "sha256:" + "a1" * 32
+    sidecar = alive(f"{STOREFRONT}/containers/sidecar")
+    assert sidecar.kind == "container" and sidecar.parent == storefront
+    assert sidecar.image_digest == "sha256:" + "b2" * 32
+    assert sidecar.attributes["role"] == "sidecar"
+    assert alive(f"{STOREFRONT}/containers/web").attributes["role"] == "ingress"
+    assert alive(CHECKOUT_SERVICE).image_digest == "sha256:" + "c3" * 32
 
     legacy = alive(LEGACY)
     assert legacy.runtime == "python3.8" and legacy.eol and not legacy.exposed
@@ -124,7 +133,7 @@ def test_a_second_run_changes_nothing_and_a_deleted_service_is_gone(fake_gcp, ke
     services = fake_gcp.project("acme-prod")["services"]
     services[:] = [s for s in services if not s["name"].endswith("/storefront")]
     third = run_source(source, at=NOW)
-    assert (third.new, third.changed, third.gone) == (0, 0, 1)
+    assert (third.new, third.changed, third.gone) == (0, 0, 3)  # the service, its 2 containers
     storefront = Asset.objects.get(key=STOREFRONT)
     assert storefront.gone_at is not None and not storefront.exposed
     assert AssetChange.objects.filter(asset=storefront, field="lifecycle", new="gone").exists()
@@ -152,15 +161,17 @@ def test_a_forbidden_project_fails_alone_and_keeps_its_assets(fake_gcp, key_file
 
 
 def test_throttling_is_retried(fake_gcp, key_file):
-    fake_gcp.throttle.update({"/locations/-/functions": 1, "/v2/entries:list": 1, "/services": 1})
+    fake_gcp.throttle.update(
+        {"/locations/-/functions": 1, "/v2/entries:list": 1, "/services": 1, "/revisions/": 1}
+    )
     source = gcp_source(fake_gcp, key_file, projects=["acme-prod"])
 
     run = run_source(source, at=NOW)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert Asset.objects.filter(gone_at__isnull=True).count() == 8
+    assert Asset.objects.filter(gone_at__isnull=True).count() == 10
     assert run.events == 4
-    assert fake_gcp.throttle == {"/locations/-/functions": 0, "/v2/entries:list": 0, "/services": 0}
+    assert set(fake_gcp.throttle.values()) == {0}
 
 
 def test_an_organization_source_lists_its_projects_as_accounts_and_scopes(fake_gcp, key_file):
@@ -195,6 +206,6 @@ def test_manage_py_collect_reads_the_source(fake_gcp, key_file, capsys):
 
     call_command("collect", "--source", "gcp-acme")
 
-    assert Asset.objects.filter(provider="gcp", gone_at__isnull=True).count() == 8
+    assert Asset.objects.filter(provider="gcp", gone_at__isnull=True).count() == 10
     assert AccessEvent.objects.filter(provider="gcp").count() == 4
     assert "gcp-acme" in capsys.readouterr().out

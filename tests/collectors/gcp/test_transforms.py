@@ -15,6 +15,9 @@ FUNCTIONS = {f["name"].rsplit("/", 1)[1]: f for f in fixture("functions.json")["
 SERVICES = {s["name"].rsplit("/", 1)[1]: s for s in fixture("run_services.json")["services"]}
 CLUSTERS = {c["name"]: c for c in fixture("clusters.json")["clusters"]}
 ENTRIES = {e["insertId"]: e for e in fixture("audit_entries.json")["entries"]}
+REVISIONS = {
+    name.rsplit("/", 1)[1]: r for name, r in fixture("run_revisions.json")["revisions"].items()
+}
 FN_PREFIX = "projects/acme-prod/locations/europe-west1"
 
 
@@ -97,17 +100,25 @@ def test_event_triggered_function_with_no_public_invoker():
 
 def test_run_service_with_secrets_sidecar_and_hostile_labels():
     raw = SERVICES["storefront"]
-    record = run.transform_service(raw, "acme-prod", POLICIES[raw["name"]])
+    serving = [REVISIONS["storefront-00003-abc"], REVISIONS["storefront-00002-old"]]
+    record, web, sidecar = run.transform_service(
+        raw, "acme-prod", POLICIES[raw["name"]], "", serving
+    )
     assert record.key == f"//run.googleapis.com/{FN_PREFIX}/services/storefront"
     assert record.kind == "workload" and record.image == "docker.io/library/nginx:latest"
+    assert record.image_digest == "sha256:" + "a1" * 32  # deployed by tag, resolved at revision
     assert record.creator == "dev.intern@acme.example"
     assert record.security["env_names"] == ["API_TOKEN"]
     assert record.attributes["secret_env_names"] == ["DB_PASS"]
-    assert [c["image"] for c in record.attributes["containers"]] == [
-        "docker.io/library/nginx:latest",
-        "gcr.io/acme-prod/log-agent:2.1",
+    assert [(c["image"], c["digest"]) for c in record.attributes["containers"]] == [
+        ("docker.io/library/nginx:latest", "sha256:" + "a1" * 32),
+        ("gcr.io/acme-prod/log-agent:2.1", "sha256:" + "b2" * 32),
     ]
     assert record.attributes["revision"] == "storefront-00003-abc"
+    assert record.attributes["serving_revisions"] == [
+        {"revision": "storefront-00003-abc", "percent": 90},
+        {"revision": "storefront-00002-old", "percent": 10},
+    ]
     [endpoint] = record.endpoints
     assert endpoint.public and endpoint.auth == "none"
     # allAuthenticatedUsers as a viewer is public but grants no invoking.
@@ -116,25 +127,69 @@ def test_run_service_with_secrets_sidecar_and_hostile_labels():
         "roles/run.viewer": ["allAuthenticatedUsers"],
     }
     assert record.labels["team\x00evil"] == "'; DROP TABLE inventory_asset;--"
-    assert "tok_never_store_this" not in repr(record)
+    assert "tok_never_store_this" not in repr([record, web, sidecar])
+
+    assert (sidecar.kind, sidecar.parent_key, sidecar.name) == (
+        "container",
+        record.key,
+        "storefront/sidecar",
+    )
+    assert sidecar.key == f"{record.key}/containers/sidecar"
+    assert sidecar.image == "gcr.io/acme-prod/log-agent:2.1"
+    assert sidecar.image_digest == "sha256:" + "b2" * 32
+    assert sidecar.attributes["role"] == "sidecar" and sidecar.labels == record.labels
+    assert web.attributes["role"] == "ingress" and web.attributes["ports"] == [80]
+    assert web.security["env_names"] == ["API_TOKEN"] and sidecar.security["env_names"] == []
+    assert web.attributes["secret_env_names"] == ["DB_PASS"]
 
 
 def test_run_service_pinned_by_digest_and_internal():
     raw = SERVICES["internal-api"]
-    record = run.transform_service(raw, "acme-prod", POLICIES[raw["name"]])
+    [record] = run.transform_service(raw, "acme-prod", POLICIES[raw["name"]])
     assert record.image_digest.startswith("sha256:4f2b8c1d")
     assert not record.endpoints[0].public and record.endpoints[0].auth == "iam"
     assert record.region == "us-central1"
+    # No traffic split reported: the latest ready revision serves it all.
+    assert run.serving_revisions(raw) == [("internal-api-00012-xyz", 100)]
+
+
+def test_run_digest_of_a_lone_container_unnamed_in_the_revision():
+    raw = SERVICES["checkout-webhook"]
+    [record] = run.transform_service(
+        raw, "acme-prod", {}, "", [REVISIONS["checkout-webhook-00007-vez"]]
+    )
+    assert record.image.endswith(":version_7")
+    assert record.image_digest == "sha256:" + "c3" * 32
+    unnamed = {**REVISIONS["internal-api-00012-xyz"]}
+    assert run.running_images(unnamed) == {
+        "": (
+            unnamed["spec"]["containers"][0]["image"],
+            "sha256:4f2b8c1d9e0a7b6c5d4e3f2a1b0c9d8e7f6a5b4c3d2e1f0a9b8c7d6e5f4a3b2c1",
+        )
+    }
+
+
+def test_run_traffic_goes_to_named_revisions_and_latest():
+    raw = {
+        **SERVICES["storefront"],
+        "trafficStatuses": [
+            {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "b", "percent": 50},
+            {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_LATEST", "percent": 50},
+            {"type": "TRAFFIC_TARGET_ALLOCATION_TYPE_REVISION", "revision": "tagged", "tag": "x"},
+        ],
+    }
+    # Equal shares sort by name; a tag-only target (no percent) serves no regular traffic.
+    assert run.serving_revisions(raw) == [("b", 50), ("storefront-00003-abc", 50)]
 
 
 def test_run_service_behind_a_function_is_its_child_and_iam_can_be_switched_off():
     raw = SERVICES["checkout-webhook"]
-    record = run.transform_service(raw, "acme-prod", {}, function_key="//fn")
+    [record] = run.transform_service(raw, "acme-prod", {}, function_key="//fn")
     assert record.parent_key == "//fn"
     assert {e.auth for e in record.endpoints} == {"iam"}
-    unguarded = run.transform_service({**raw, "invokerIamDisabled": True}, "acme-prod", {})
+    [unguarded] = run.transform_service({**raw, "invokerIamDisabled": True}, "acme-prod", {})
     assert {e.auth for e in unguarded.endpoints} == {"none"}
-    no_url = run.transform_service({**raw, "defaultUriDisabled": True}, "acme-prod", {})
+    [no_url] = run.transform_service({**raw, "defaultUriDisabled": True}, "acme-prod", {})
     assert no_url.endpoints == []
 
 
