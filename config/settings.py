@@ -196,6 +196,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "daylight.requeue_deliveries",
         "schedule": crontab(minute="*/15"),
     },
+    "daylight-export-siem": {
+        "task": "daylight.export_siem",
+        "schedule": crontab(minute="*"),
+    },
 }
 
 if REDIS_URL:
@@ -297,6 +301,21 @@ EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
 EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
 EMAIL_TIMEOUT = DAYLIGHT_NOTIFY_TIMEOUT
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "daylight@localhost")
+
+# --- SIEM export ---------------------------------------------------------------------------------
+# Records per batch (one file append, one TCP connection, one POST) and batches per stream per run.
+DAYLIGHT_SIEM_BATCH = env_int("DAYLIGHT_SIEM_BATCH", 500)
+DAYLIGHT_SIEM_MAX_BATCHES = env_int("DAYLIGHT_SIEM_MAX_BATCHES", 100)
+# A record is sent once its id has been the highest for this many seconds: longer than any
+# transaction that writes findings, events, decisions or audit entries stays open.
+DAYLIGHT_SIEM_SETTLE = env_int("DAYLIGHT_SIEM_SETTLE", 120)
+# Resolutions are stamped with their collection's time: wait out the longest a task may run.
+DAYLIGHT_SIEM_RESOLVED_SETTLE = env_int("DAYLIGHT_SIEM_RESOLVED_SETTLE", CELERY_TASK_TIME_LIMIT)
+DAYLIGHT_SIEM_TIMEOUT = env_int("DAYLIGHT_SIEM_TIMEOUT", 10)  # seconds per connection
+DAYLIGHT_SIEM_HOSTNAME = os.environ.get("DAYLIGHT_SIEM_HOSTNAME", "")  # syslog HOSTNAME field
+DAYLIGHT_SIEM_RETRIES = env_int("DAYLIGHT_SIEM_RETRIES", 5)
+DAYLIGHT_SIEM_BACKOFF = env_int("DAYLIGHT_SIEM_BACKOFF", 15)
+DAYLIGHT_SIEM_BACKOFF_MAX = env_int("DAYLIGHT_SIEM_BACKOFF_MAX", 900)
 
 LOGGING = {
     "version": 1,

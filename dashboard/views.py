@@ -21,6 +21,7 @@ from collectors.tasks import collect_source
 from inventory import scoping, selectors, services
 from inventory.models import Asset, CollectionRun, Delivery, RunTrigger, Source, Team
 from inventory.roles import ADMIN, RECONCILER, has_role
+from inventory.siem.status import export_status
 
 from . import charts, exports
 from .filters import AssetFilterForm, as_params, assets_url, chips, keys_for, sort_links
@@ -355,6 +356,8 @@ def _run_history(request, source=None):
 def sources(request):
     """Every source: schedule, last run, scopes, live assets; then the run history."""
     context = {"sources": selectors.sources_page(), **_run_history(request)}
+    if has_role(request.user, ADMIN):
+        context["export_destinations"] = export_status()
     return render(request, "dashboard/sources.html", context)
 
 

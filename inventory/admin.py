@@ -8,6 +8,8 @@ from .models import (
     AuditLog,
     CollectionRun,
     Delivery,
+    ExportCursor,
+    ExportDestination,
     ExternalIdentity,
     Finding,
     NotificationChannel,
@@ -177,3 +179,21 @@ class DeliveryAdmin(ReadOnlyAdmin):
     list_display = ("created_at", "title", "rule", "channel", "status", "attempts", "last_error")
     list_filter = ("status", "event")
     list_select_related = ("rule", "channel")
+
+
+class ExportCursorInline(admin.TabularInline):
+    model = ExportCursor
+    extra = 0
+    can_delete = False
+    fields = ("stream", "last_id", "last_at", "exported", "last_success_at", "last_error")
+    readonly_fields = fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ExportDestination)
+class ExportDestinationAdmin(AuditedAdmin):
+    list_display = ("name", "kind", "host", "port", "tls", "url", "path", "enabled")
+    list_filter = ("kind", "enabled")
+    inlines = [ExportCursorInline]

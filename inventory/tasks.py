@@ -5,6 +5,7 @@ Source are scheduled separately, by the PeriodicTask rows that ``inventory.sched
 """
 
 import logging
+from contextlib import suppress
 from datetime import timedelta
 
 from celery import shared_task
@@ -15,10 +16,12 @@ from django.utils import timezone
 
 from . import locks, services
 from .findings import rollup, sync_findings
-from .models import Asset, AssetChange, CollectionRun, Delivery
+from .models import Asset, AssetChange, CollectionRun, Delivery, ExportDestination
 from .normalize import COLLECTED_FIELDS
 from .notifications import events, sending
 from .rules import RuleContext, evaluate
+from .siem import export as siem
+from .siem.destinations import ExportFailed
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +83,43 @@ def requeue_deliveries() -> int:
         events.queue_delivery(delivery_id)
         count += 1
     return count
+
+
+@shared_task(name="daylight.export_siem")
+def export_siem() -> int:
+    """Queue an export to every enabled SIEM destination; returns how many were queued."""
+    destination_ids = list(
+        ExportDestination.objects.filter(enabled=True).values_list("pk", flat=True)
+    )
+    for destination_id in destination_ids:
+        if settings.CELERY_TASK_ALWAYS_EAGER:
+            # No queue to retry from: the next scheduled export is the retry.
+            with suppress(ExportFailed):
+                export_to_destination(destination_id)
+        else:
+            export_to_destination.delay(destination_id)
+    return len(destination_ids)
+
+
+@shared_task(
+    name="daylight.export_destination",
+    autoretry_for=(ExportFailed,),
+    max_retries=settings.DAYLIGHT_SIEM_RETRIES,
+    retry_backoff=settings.DAYLIGHT_SIEM_BACKOFF,
+    retry_backoff_max=settings.DAYLIGHT_SIEM_BACKOFF_MAX,
+    retry_jitter=True,
+)
+def export_to_destination(destination_id: int) -> int:
+    """Send what one destination has not acknowledged yet; a failed batch is retried with
+    backoff (its cursor unmoved). Returns how many records were acknowledged."""
+    destination = ExportDestination.objects.filter(pk=destination_id, enabled=True).first()
+    if destination is None:
+        return 0
+    try:
+        return siem.export_destination(destination)
+    except siem.Busy:
+        logger.info("SIEM export to %s is already running; skipping", destination.name)
+        return 0
 
 
 @shared_task(name="daylight.reevaluate_findings")

@@ -12,6 +12,7 @@ from .choices import (
     Severity,
     TrackingStatus,
 )
+from .export import ExportCursor, ExportDestination
 from .findings import Finding
 from .identities import ExternalIdentity
 from .leases import Lease
@@ -29,6 +30,8 @@ __all__ = [
     "AuditLog",
     "CollectionRun",
     "Delivery",
+    "ExportCursor",
+    "ExportDestination",
     "ExternalIdentity",
     "Finding",
     "FindingCategory",

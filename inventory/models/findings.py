@@ -29,6 +29,12 @@ class Finding(models.Model):
         indexes = [
             models.Index(fields=["status", "severity"], name="finding_status_severity"),
             models.Index(fields=["rule", "status"], name="finding_rule_status"),
+            # The SIEM export reads resolutions in (resolved_at, id) order.
+            models.Index(
+                fields=["resolved_at", "id"],
+                name="finding_resolved",
+                condition=models.Q(resolved_at__isnull=False),
+            ),
         ]
 
     def __str__(self):
