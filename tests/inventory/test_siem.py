@@ -254,7 +254,9 @@ def test_destinations_are_validated_and_audited(admin_user):
     assert dest.stream_names() == ["findings", "access_events", "decisions", "audit"]
 
 
-def test_the_scheduled_task_exports_to_every_enabled_destination(estate, admin_user, tmp_path):
+def test_the_scheduled_task_exports_to_every_enabled_destination(
+    estate, admin_user, tmp_path, tasks_in_process
+):
     on, off = tmp_path / "on.jsonl", tmp_path / "off.jsonl"
     destination(admin_user, name="on", kind="file", path=str(on))
     destination(admin_user, name="off", kind="file", path=str(off), enabled=False)
