@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('inventory', '0008_lean_asset_indexes'),
+        ('inventory', '0009_dashboard_indexes'),
     ]
 
     operations = [
