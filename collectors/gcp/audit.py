@@ -22,6 +22,9 @@ AUDITED = {
     GKE_SERVICE: re.compile(r"projects/[^/]+/(?:locations|zones)/[^/]+/clusters/[^/]+"),
 }
 _RUN_V1 = re.compile(r"namespaces/([^/]+)/services/([^/]+)")
+# The create calls of each API version ("google.cloud.functions.v2.FunctionService.CreateFunction",
+# "google.cloud.run.v1.Services.CreateService", "google.container.v1.ClusterManager.CreateCluster").
+CREATION = re.compile(r"\.Create(?:Function|Service|Cluster)$")
 PAGE_SIZE = 1000
 ENDPOINT = "https://logging.googleapis.com"
 
@@ -98,6 +101,16 @@ def transform_audit_entry(entry: dict) -> AccessRecord | None:
             "status_message": status.get("message", "") if status.get("code") else "",
             "severity": entry.get("severity", ""),
         },
+    )
+
+
+def is_creation(record: AccessRecord) -> bool:
+    """A successful create call of an asset: its principal is the asset's creator."""
+    return (
+        record.outcome == "success"
+        and bool(record.asset_key)
+        and bool(record.actor)
+        and bool(CREATION.search(record.action))
     )
 
 

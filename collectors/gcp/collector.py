@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from ..base import Collector
-from ..records import Cursor, Record, ScopeSpec
+from ..records import AccessRecord, Cursor, DiscoveredAsset, Record, ScopeSpec
 from . import audit, functions, gke, projects, run
 from .clients import GcpClients, load_credentials
 from .common import rfc3339
@@ -103,27 +103,44 @@ class GcpCollector(Collector):
                 yield projects.transform_project(raw)
             return
         project = scope.params["project"]
-        served_by_functions: dict[str, tuple[str, dict]] = {}
-        yield from self._functions(project, served_by_functions)
-        yield from self._services(project, served_by_functions)
-        for raw in gke.get_clusters(self.clients, project):
-            yield gke.transform_cluster(raw, project)
+        creators = dict(cursor.get("creators", {}))
+        state = dict(cursor)
+        # Access history first, so that creators are known for the assets (the APIs name the
+        # creator of a Cloud Run service only).
         if self.source.config.get("access_history", True):
-            yield from self._access_history(project, cursor)
+            for record in self._access_history(project, cursor, state):
+                if audit.is_creation(record):
+                    creators[record.asset_key] = record.actor  # oldest first: latest wins
+                yield record
+        seen = set()
+        for asset in self._assets(project, creators):
+            seen.add(asset.key)
+            yield asset
+        state["creators"] = {key: who for key, who in creators.items() if key in seen}
+        yield Cursor(state)
 
-    def _functions(self, project: str, served: dict) -> Iterator[Record]:
+    def _assets(self, project: str, creators: dict[str, str]) -> Iterator[DiscoveredAsset]:
+        served_by_functions: dict[str, tuple[str, dict]] = {}
+        yield from self._functions(project, served_by_functions, creators)
+        yield from self._services(project, served_by_functions, creators)
+        for raw in gke.get_clusters(self.clients, project):
+            key = gke.cluster_key(project, raw["location"], raw["name"])
+            yield gke.transform_cluster(raw, project, creators.get(key, ""))
+
+    def _functions(self, project: str, served: dict, creators: dict) -> Iterator[Record]:
         """Functions, noting the Cloud Run service (and its policy) behind each 2nd gen one."""
         for raw in functions.get_functions(self.clients, project):
             policies = [functions.get_function_iam_policy(self.clients, raw["name"])]
             service = (raw.get("serviceConfig") or {}).get("service", "")
             if raw.get("environment") == "GEN_2" and service:
                 policies.append(run.get_service_iam_policy(self.clients, service))
-            record = functions.transform_function(raw, project, policies)
+            key = functions.function_key(raw["name"])
+            record = functions.transform_function(raw, project, policies, creators.get(key, ""))
             if service:
                 served[service] = (record.key, policies[-1])
             yield record
 
-    def _services(self, project: str, served: dict) -> Iterator[Record]:
+    def _services(self, project: str, served: dict, creators: dict) -> Iterator[Record]:
         regions = self.source.config.get("run_regions") or run.get_run_locations(
             self.clients, project
         )
@@ -136,9 +153,13 @@ class GcpCollector(Collector):
                     run.get_revision(self.clients, project, region, revision)
                     for revision, _ in run.serving_revisions(raw)
                 ]
-                yield from run.transform_service(raw, project, policy, function_key, revisions)
+                creator = creators.get(run.service_key(raw["name"]), "")
+                yield from run.transform_service(
+                    raw, project, policy, function_key, revisions, creator
+                )
 
-    def _access_history(self, project: str, cursor: dict) -> Iterator[Record]:
+    def _access_history(self, project: str, cursor: dict, state: dict) -> Iterator[AccessRecord]:
+        """The project's audit entries since the last run; ``state`` learns where to resume."""
         days = self.source.config.get("history_days", DEFAULT_HISTORY_DAYS)
         since = audit.history_start(cursor, self.now, days, HISTORY_OVERLAP)
         latest = None
@@ -149,4 +170,4 @@ class GcpCollector(Collector):
                 yield record
         # With nothing new, nothing happened before now (less the delay Logging may take).
         resume = latest or max(since, self.now - HISTORY_OVERLAP)
-        yield Cursor({"audit_since": rfc3339(resume)})
+        state["audit_since"] = rfc3339(resume)

@@ -61,9 +61,16 @@ def get_function_iam_policy(clients: GcpClients, name: str) -> dict:
     return get_iam_policy(clients.functions.get_iam_policy, name, "functions:GetIamPolicy")
 
 
-def transform_function(raw: dict, project: str, policies: list[dict]) -> DiscoveredAsset:
+def function_key(name: str) -> str:
+    return full_name(SERVICE, name)
+
+
+def transform_function(
+    raw: dict, project: str, policies: list[dict], creator: str = ""
+) -> DiscoveredAsset:
     """``raw`` is a Function resource; ``policies`` the IAM policies that govern invoking it
-    (the function's, and for 2nd gen its Cloud Run service's)."""
+    (the function's, and for 2nd gen its Cloud Run service's); ``creator`` who created it, by
+    the audit log (the API does not say)."""
     name = raw["name"]
     build = raw.get("buildConfig") or {}
     service = raw.get("serviceConfig") or {}
@@ -83,7 +90,7 @@ def transform_function(raw: dict, project: str, policies: list[dict]) -> Discove
     secret_env = [s.get("key", "") for s in service.get("secretEnvironmentVariables") or []]
     trigger = raw.get("eventTrigger") or {}
     return DiscoveredAsset(
-        key=full_name(SERVICE, name),
+        key=function_key(name),
         provider=PROVIDER,
         kind="function",
         name=name_part(name, "functions"),
@@ -119,6 +126,7 @@ def transform_function(raw: dict, project: str, policies: list[dict]) -> Discove
         },
         state=raw.get("state", ""),
         observed={"build": build.get("build", "")},
+        creator=creator,
         created_at=parse_time(raw.get("createTime")),
         modified_at=parse_time(raw.get("updateTime")),
     )

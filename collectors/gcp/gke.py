@@ -98,8 +98,9 @@ def _node_pool(pool: dict) -> dict:
     }
 
 
-def transform_cluster(raw: dict, project: str) -> DiscoveredAsset:
-    """``raw`` is a GKE v1 Cluster."""
+def transform_cluster(raw: dict, project: str, creator: str = "") -> DiscoveredAsset:
+    """``raw`` is a GKE v1 Cluster; ``creator`` who created it, by the audit log (the API does
+    not say)."""
     _, cidrs = _authorized_networks(raw)
     workload_pool = (raw.get("workloadIdentityConfig") or {}).get("workloadPool", "")
     return DiscoveredAsset(
@@ -137,5 +138,6 @@ def transform_cluster(raw: dict, project: str) -> DiscoveredAsset:
             "node_version": raw.get("currentNodeVersion", ""),
             "node_count": raw.get("currentNodeCount"),
         },
+        creator=creator,
         created_at=parse_time(raw.get("createTime")),
     )

@@ -35,6 +35,10 @@ PUBLIC_INGRESS = {"", "INGRESS_TRAFFIC_UNSPECIFIED", "INGRESS_TRAFFIC_ALL"}
 REGIONAL_ENDPOINT = "https://{region}-run.googleapis.com"
 
 
+def service_key(name: str) -> str:
+    return full_name(SERVICE, name)
+
+
 def get_run_locations(clients: GcpClients, project: str) -> list[str]:
     """The region ids where Cloud Run can hold services of ``project``."""
     call = f"run:ListLocations {project}"
@@ -156,8 +160,8 @@ def transform_service(
 ) -> list[DiscoveredAsset]:
     """``raw`` is a Cloud Run v2 Service; ``policy`` its IAM policy; ``function_key`` the key of
     the Cloud Function it serves, if any; ``revisions`` the v1 Revisions that receive traffic,
-    most traffic first; ``creator`` who created it by the audit log, if the service does not
-    say. The service, then its containers when it has more than one."""
+    most traffic first; ``creator`` who created it by the audit log, for when the service does
+    not say. The service, then its containers when it has more than one."""
     name = raw["name"]
     template = raw.get("template") or {}
     containers = template.get("containers") or []
@@ -179,7 +183,7 @@ def transform_service(
             for url in urls
         ]
     service = DiscoveredAsset(
-        key=full_name(SERVICE, name),
+        key=service_key(name),
         provider=PROVIDER,
         kind="workload",
         name=name_part(name, "services"),

@@ -29,6 +29,9 @@ LEGACY = f"//cloudfunctions.googleapis.com/{US}/functions/legacy-report"
 STOREFRONT = f"//run.googleapis.com/{EU}/services/storefront"
 CHECKOUT_SERVICE = f"//run.googleapis.com/{EU}/services/checkout-webhook"
 PROD_GKE = f"//container.googleapis.com/{EU}/clusters/prod-gke"
+PRIVATE_GKE = (
+    "//container.googleapis.com/projects/acme-prod/locations/europe-west1-b/clusters/private-gke"
+)
 LOCKED = "projects/acme-locked/locations/us-central1"
 VAULT_SYNC = f"//cloudfunctions.googleapis.com/{LOCKED}/functions/vault-sync"
 
@@ -67,7 +70,7 @@ def test_a_project_is_collected_with_owners_exposure_versions_and_access(fake_gc
     run = run_source(source, at=NOW)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert run.new == 11 and run.events == 4
+    assert run.new == 11 and run.events == 7
     checkout = alive(CHECKOUT)
     assert checkout.runtime == "python3.12" and checkout.owner == payments
     assert checkout.tracking == "tracked" and checkout.exposed
@@ -104,13 +107,31 @@ def test_a_project_is_collected_with_owners_exposure_versions_and_access(fake_gc
     assert alive(VAULT_SYNC).account == "acme-locked"
 
     events = {e.event_id: e for e in AccessEvent.objects.select_related("asset")}
-    assert set(events) == {"1x2y3z4a5b6c", "-7h3k9d2a1", "a9b8c7d6e5", "gke-0042"}
+    assert set(events) == {
+        "1x2y3z4a5b6c",
+        "-7h3k9d2a1",
+        "a9b8c7d6e5",
+        "gke-0042",
+        "gke-create-denied",
+        "gke-create-1",
+        "fn1-create-7q",
+    }
     assert events["1x2y3z4a5b6c"].asset == checkout
     assert events["1x2y3z4a5b6c"].actor == "maria.garcia@acme.example"
     assert events["-7h3k9d2a1"].asset == storefront and events["gke-0042"].asset == cluster
     assert events["gke-0042"].outcome == "failure"
+    # Creators by the create calls in the audit log: a denied attempt creates nothing.
+    assert checkout.creator == "maria.garcia@acme.example"
+    assert legacy.creator == "ops@acme.example"
+    assert alive(PRIVATE_GKE).creator == "terraform@acme-prod.iam.gserviceaccount.com"
+    assert cluster.creator == ""  # created before the history that was read
     assert Scope.objects.get(key="gcp/acme-prod").cursor == {
-        "audit_since": "2026-10-31T15:00:00.000000Z"
+        "audit_since": "2026-10-31T15:00:00.000000Z",
+        "creators": {
+            CHECKOUT: "maria.garcia@acme.example",
+            LEGACY: "ops@acme.example",
+            PRIVATE_GKE: "terraform@acme-prod.iam.gserviceaccount.com",
+        },
     }
 
     stored = json.dumps(list(Asset.objects.values("labels", "security", "attributes", "endpoints")))
@@ -129,6 +150,8 @@ def test_a_second_run_changes_nothing_and_a_deleted_service_is_gone(fake_gcp, ke
     again = run_source(source, at=NOW)
     assert again.status == RunStatus.SUCCEEDED, again.error
     assert (again.new, again.changed, again.gone, again.events) == (0, 0, 0, 0)
+    # The create calls were not read again; the creators were kept from the last run.
+    assert alive(PRIVATE_GKE).creator == "terraform@acme-prod.iam.gserviceaccount.com"
 
     services = fake_gcp.project("acme-prod")["services"]
     services[:] = [s for s in services if not s["name"].endswith("/storefront")]
@@ -153,7 +176,7 @@ def test_a_forbidden_project_fails_alone_and_keeps_its_assets(fake_gcp, key_file
     scope_runs = {s.scope.key: s for s in run.scope_runs.select_related("scope")}
     locked = scope_runs["gcp/acme-locked"]
     assert locked.status == RunStatus.FAILED
-    assert "functions:ListFunctions acme-locked: 403" in locked.error
+    assert "logging:ListLogEntries acme-locked: 403" in locked.error  # read first
     assert scope_runs["gcp/acme-prod"].status == RunStatus.SUCCEEDED
     assert scope_runs["gcp/acme-prod"].gone == 1
     assert alive(VAULT_SYNC)  # not marked gone: its project could not be read
@@ -170,7 +193,7 @@ def test_throttling_is_retried(fake_gcp, key_file):
 
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert Asset.objects.filter(gone_at__isnull=True).count() == 10
-    assert run.events == 4
+    assert run.events == 7
     assert set(fake_gcp.throttle.values()) == {0}
 
 
@@ -207,5 +230,5 @@ def test_manage_py_collect_reads_the_source(fake_gcp, key_file, capsys):
     call_command("collect", "--source", "gcp-acme")
 
     assert Asset.objects.filter(provider="gcp", gone_at__isnull=True).count() == 10
-    assert AccessEvent.objects.filter(provider="gcp").count() == 4
+    assert AccessEvent.objects.filter(provider="gcp").count() == 7
     assert "gcp-acme" in capsys.readouterr().out

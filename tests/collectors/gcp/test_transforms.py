@@ -311,3 +311,34 @@ def test_config_problems_are_named(config, problem):
 def test_a_sound_config_has_no_problems():
     config = {"organization": "1234", "folders": ["5678"], "credentials_file": "/etc/k.json"}
     assert GcpCollector.validate_config(config) == []
+
+
+@pytest.mark.parametrize(
+    ("entry_id", "creation"),
+    [
+        ("1x2y3z4a5b6c", True),  # v2 CreateFunction
+        ("fn1-create-7q", True),  # v1 CreateFunction
+        ("gke-create-1", True),  # CreateCluster, zonal resource name
+        ("gke-create-denied", False),  # refused: creates nothing
+        ("-7h3k9d2a1", False),  # ReplaceService changes, does not create
+        ("a9b8c7d6e5", False),  # SetIamPolicy
+    ],
+)
+def test_create_calls_name_the_creator(entry_id, creation):
+    record = audit.transform_audit_entry(ENTRIES[entry_id])
+    assert audit.is_creation(record) is creation
+
+
+def test_creators_from_the_audit_log_reach_the_records():
+    raw = FUNCTIONS["legacy-report"]
+    record = functions.transform_function(raw, "acme-prod", [], "ops@acme.example")
+    assert record.creator == "ops@acme.example"
+    cluster = gke.transform_cluster(CLUSTERS["private-gke"], "acme-prod", "tf@acme.example")
+    assert cluster.creator == "tf@acme.example"
+    # Cloud Run names its creator itself; the audit log's is the fallback.
+    service = SERVICES["storefront"]
+    assert run.transform_service(service, "acme-prod", {}, creator="x")[0].creator == (
+        "dev.intern@acme.example"
+    )
+    unnamed = {k: v for k, v in service.items() if k != "creator"}
+    assert run.transform_service(unnamed, "acme-prod", {}, creator="x")[0].creator == "x"
