@@ -15,6 +15,8 @@ from kubernetes.config.config_exception import ConfigException
 
 from collectors.base import CollectorError
 
+from .transform import server_identity
+
 DEFAULT_PAGE_SIZE = 500
 DEFAULT_TIMEOUT = 60
 # How often a list is started again when its continue token expired (410 Gone) part-way.
@@ -79,18 +81,59 @@ def connect(
     return api_client
 
 
+def _plain(node):
+    """A kubeconfig entry as a dict (the client's merger wraps entries in ConfigNodes)."""
+    return getattr(node, "value", node) or {}
+
+
 def kubeconfig_contexts(kubeconfig_path: str = "") -> list[dict]:
-    """The contexts a kubeconfig file names ({"name", "cluster", "user", "current"}), so that
-    clusters no source covers can be listed."""
+    """The contexts a kubeconfig names ({"name", "cluster", "user", "namespace", "current",
+    "server"}), so that clusters no source covers can be listed. ``kubeconfig_path`` may list
+    several files as KUBECONFIG does; default: KUBECONFIG or ~/.kube/config."""
+    where = kubeconfig_path or config.kube_config.KUBE_CONFIG_DEFAULT_LOCATION
     try:
-        contexts, current = config.list_kube_config_contexts(config_file=kubeconfig_path or None)
-    except (ConfigException, OSError, ValueError) as exc:
-        raise CollectorError(f"kubernetes:ListContexts {kubeconfig_path}", str(exc)) from exc
-    current_name = (current or {}).get("name")
-    return [
-        {**(c.get("context") or {}), "name": c["name"], "current": c["name"] == current_name}
-        for c in contexts
-    ]
+        merged = config.kube_config.KubeConfigMerger(where).config
+        if merged is None:
+            raise ConfigException(f"no kubeconfig found at {where}")
+        kubeconfig = _plain(merged)
+        servers = {
+            _plain(c).get("name"): (_plain(c).get("cluster") or {}).get("server", "")
+            for c in kubeconfig.get("clusters") or []
+        }
+        current = kubeconfig.get("current-context")
+        contexts = []
+        for entry in kubeconfig.get("contexts") or []:
+            entry = _plain(entry)
+            context = dict(_plain(entry.get("context")))
+            contexts.append(
+                {
+                    **context,
+                    "name": entry["name"],
+                    "current": entry["name"] == current,
+                    "server": servers.get(context.get("cluster"), ""),
+                }
+            )
+        return contexts
+    except (ConfigException, OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise CollectorError(f"kubernetes:ListContexts {where}", str(exc)) from exc
+
+
+def source_server(config_values: dict, endpoint_url: str = "") -> str:
+    """The server identity of the cluster a source's settings reach ("" when that cannot be
+    told without connecting: in-cluster, or an unreadable kubeconfig)."""
+    if endpoint_url:
+        return server_identity(endpoint_url)
+    if config_values.get("in_cluster"):
+        return ""
+    try:
+        contexts = kubeconfig_contexts(config_values.get("kubeconfig_path", ""))
+    except CollectorError:
+        return ""
+    wanted = config_values.get("context")
+    for context in contexts:
+        if context["name"] == wanted or (not wanted and context["current"]):
+            return server_identity(context["server"])
+    return ""
 
 
 def get_version(api_client: client.ApiClient, timeout: int = DEFAULT_TIMEOUT) -> dict:

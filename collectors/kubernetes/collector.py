@@ -14,12 +14,16 @@ Config (every key optional):
                    at /api/v1/kubernetes/audit/<source name>/
   recent_events    how many of the cluster's recent Events to keep per workload (default 10;
                    0: Events are not read), see events.py
+  list_contexts    true: report every context of the kubeconfig as an asset of kind "account",
+                   so the contexts whose cluster no enabled source collects show as uncovered
+                   (set it on one source per kubeconfig)
   page_size        objects per list page (default 500)
   timeout          seconds per API call (default 60)
 
-Scopes: "cluster" (the cluster, its workloads, containers and functions) and, when
-audit_log_path is set, "audit-log", so that an unreadable log never stops the inventory and a
-failing cluster read never holds back the access history.
+Scopes: "cluster" (the cluster, its workloads, containers and functions; its account is the API
+server URL, which is how a cluster is known as covered), when audit_log_path is set
+"audit-log", so that an unreadable log never stops the inventory and a failing cluster read never
+holds back the access history, and when list_contexts is set "kubeconfig".
 """
 
 from collections.abc import Iterator
@@ -40,12 +44,13 @@ from .transform import (
     object_key,
     running_digests,
     transform_cluster,
+    transform_context,
     transform_knative_service,
     transform_openfaas_function,
     transform_workload,
 )
 
-CLUSTER_SCOPE, AUDIT_SCOPE = "cluster", "audit-log"
+CLUSTER_SCOPE, AUDIT_SCOPE, CONTEXTS_SCOPE = "cluster", "audit-log", "kubeconfig"
 FUNCTION_RESOURCES = (
     ("knative", "serving.knative.dev", "v1", "services", transform_knative_service),
     ("openfaas", "openfaas.com", "v1", "functions", transform_openfaas_function),
@@ -71,6 +76,7 @@ class KubernetesCollector(Collector):
         "audit_log_path",
         "audit_webhook_token_env",
         "recent_events",
+        "list_contexts",
         "page_size",
         "timeout",
     )
@@ -81,14 +87,24 @@ class KubernetesCollector(Collector):
         self.index = WorkloadIndex()  # filled by the cluster scope, used by the audit scope
 
     def scopes(self) -> list[ScopeSpec]:
-        specs = [ScopeSpec(CLUSTER_SCOPE)]
-        if self.source.config.get("audit_log_path"):
+        config = self.source.config
+        specs = [
+            ScopeSpec(CLUSTER_SCOPE, account=api.source_server(config, self.source.endpoint_url))
+        ]
+        if config.get("audit_log_path"):
             specs.append(ScopeSpec(AUDIT_SCOPE))
+        if config.get("list_contexts") and not config.get("in_cluster"):
+            specs.append(ScopeSpec(CONTEXTS_SCOPE))
         return specs
 
     def collect(self, scope: ScopeSpec, cursor: dict) -> Iterator:
         if scope.key == AUDIT_SCOPE:
             yield from self._audit_log(cursor)
+            return
+        if scope.key == CONTEXTS_SCOPE:
+            path = self.source.config.get("kubeconfig_path", "")
+            for context in api.kubeconfig_contexts(path):
+                yield transform_context(context, self.source.name)
             return
         api_client = self._connect()
         try:

@@ -5,6 +5,7 @@ deploy to the cluster: they are passed on as data, never interpreted.
 """
 
 import fnmatch
+import hashlib
 import ipaddress
 import re
 from collections.abc import Iterable, Iterator
@@ -47,6 +48,22 @@ def kubernetes_version(git_version: str) -> str:
     """ "v1.29.4-eks-2f008fe" -> "1.29.4"."""
     match = _VERSION.match(git_version or "")
     return match[1] if match else ""
+
+
+MAX_SERVER_IDENTITY = 128  # Scope.account and Asset.account hold this much
+
+
+def server_identity(url: str) -> str:
+    """How a cluster is known for coverage: its API server URL, the same whichever kubeconfig,
+    context or user reaches it (scheme and host lowercased, no trailing slash)."""
+    parts = urlsplit((url or "").strip())
+    if not parts.scheme or not parts.netloc:
+        return ""
+    identity = f"{parts.scheme.lower()}://{parts.netloc.lower()}{parts.path.rstrip('/')}"
+    if len(identity) > MAX_SERVER_IDENTITY:  # stable, and still readable where it starts
+        digest = hashlib.sha256(identity.encode()).hexdigest()[:16]
+        identity = f"{identity[: MAX_SERVER_IDENTITY - 17]}#{digest}"
+    return identity
 
 
 def cluster_key(cluster_uid: str) -> str:
@@ -144,6 +161,28 @@ def transform_cluster(
             "function_platforms": functions,
         },
         observed={"node_count": nodes.count},
+    )
+
+
+def transform_context(context: dict, source_name: str) -> DiscoveredAsset:
+    """A kubeconfig context (as api.kubeconfig_contexts lists it) as an asset of kind "account",
+    whose account is its cluster's server identity: when no enabled
+    source's cluster scope has that account, the context is an uncovered cluster. Keyed by the
+    listing source, as the context's name only means something in its kubeconfig."""
+    return DiscoveredAsset(
+        key=f"k8s-context://{source_name}/{context['name']}",
+        provider=PROVIDER,
+        kind="account",
+        name=context["name"],
+        account=server_identity(context.get("server", "")),
+        namespace=context.get("namespace") or "",
+        attributes={
+            "server": context.get("server", ""),
+            "cluster": context.get("cluster", ""),
+            "user": context.get("user", ""),
+            "current": bool(context.get("current")),
+            "listed_by": source_name,
+        },
     )
 
 
