@@ -1,7 +1,8 @@
 """A real Docker Engine for the Docker collector's tests.
 
 The session starts its own ``dockerd`` (Debian's docker.io) on a private socket with its own
-data root, no bridge network and no iptables, imports a tiny busybox image from a local rootfs
+data root, no bridge network and no iptables, with runc wrapped so that privileged containers
+start (runc_wrapper.py), imports a tiny busybox image from a local rootfs
 (no registry is reachable), and stops the daemon by its PID at the end. Containers never get a
 network, so no traffic goes anywhere: the collector reads declared port bindings.
 
@@ -13,6 +14,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import tarfile
 import tempfile
 import time
@@ -26,6 +28,7 @@ IMAGE = "local/busybox"
 IMAGE_TAG = "1.35"
 BUSYBOX = Path("/bin/busybox")
 BUSYBOX_LINKS = ("sh", "sleep", "id", "cat", "true")
+RUNTIME = "daylight-runc"  # runc_wrapper.py: lets privileged containers start in this sandbox
 STARTUP_SECONDS = 60
 STOP_SECONDS = 30
 
@@ -61,6 +64,15 @@ def _busybox_tarball(workdir: Path) -> Path:
     with tarfile.open(tarball, "w") as tar:
         tar.add(rootfs, arcname=".")
     return tarball
+
+
+def _runtime_wrapper(workdir: Path) -> Path:
+    """runc_wrapper.py as an executable the engine can run, with this Python as interpreter."""
+    wrapper = workdir / RUNTIME
+    source = (Path(__file__).parent / "runc_wrapper.py").read_text()
+    wrapper.write_text(f"#!{sys.executable}\n{source}")
+    wrapper.chmod(0o755)
+    return wrapper
 
 
 class Engine:
@@ -120,6 +132,8 @@ def docker_engine():
         "--iptables=false",
         "--ip-masq=false",
         "--bridge=none",
+        f"--add-runtime={RUNTIME}={_runtime_wrapper(workdir)}",
+        f"--default-runtime={RUNTIME}",
     ]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

@@ -18,6 +18,13 @@ pytestmark = pytest.mark.django_db
 HOSTILE_KEY = "x" * 600
 HOSTILE_VALUE = "<script>alert('label')</script>" + "y" * 10_000
 SEEDED = {"web", "admin", "ci-runner", "metrics", "old-job", "hostile"}
+CAP_SYS_ADMIN = 21
+
+
+def effective_capabilities(status: bytes) -> int:
+    """CapEff of a /proc/PID/status, as a bit mask."""
+    line = next(x for x in status.decode().splitlines() if x.startswith("CapEff:"))
+    return int(line.split()[1], 16)
 
 
 @pytest.fixture(scope="module")
@@ -46,10 +53,10 @@ def estate(docker_engine):
             port_bindings={9000: ("127.0.0.1", 9000)},
             labels={"com.docker.compose.project": "shop", "com.docker.compose.service": "admin"},
         ),
-        # Privileged containers cannot start under plain runc here; the engine still records
-        # everything the collector reads.
+        # Started through the runtime wrapper (conftest.py), privileged in earnest.
         "ci-runner": engine.create(
             "ci-runner",
+            start=True,
             image="local/busybox:latest",
             privileged=True,
             binds={
@@ -72,6 +79,13 @@ def estate(docker_engine):
         ),
     }
     assert b"uid=65534" in engine.exec(ids["web"], ["id"])
+    # Privileged for real: it holds CAP_SYS_ADMIN, which a root container does not.
+    assert effective_capabilities(engine.exec(ids["ci-runner"], ["cat", "/proc/1/status"])) & (
+        1 << CAP_SYS_ADMIN
+    )
+    assert not effective_capabilities(engine.exec(ids["admin"], ["cat", "/proc/1/status"])) & (
+        1 << CAP_SYS_ADMIN
+    )
     engine.client.stop(ids["old-job"], timeout=0)
     yield ids
     for container_id in ids.values():
@@ -110,7 +124,7 @@ def test_collects_exactly_the_seeded_containers_with_their_facts(estate, source,
     assert {n: a.state for n, a in found.items()} == {
         "web": "running",
         "admin": "running",
-        "ci-runner": "created",
+        "ci-runner": "running",
         "metrics": "created",
         "old-job": "exited",
         "hostile": "created",
@@ -134,6 +148,7 @@ def test_collects_exactly_the_seeded_containers_with_their_facts(estate, source,
     assert admin.endpoints[0]["address"] == "127.0.0.1:9000"
 
     runner = found["ci-runner"]
+    assert runner.state == "running"
     assert runner.security["privileged"] is True and runner.security["run_as_root"] is True
     assert set(runner.security["sensitive_mounts"]) == {docker_engine.socket_path, "/"}
     assert runner.image == "local/busybox:latest"
@@ -184,6 +199,9 @@ def test_engine_events_become_access_history(estate, source, docker_engine):
     exec_event = AccessEvent.objects.get(asset=web, action="container.exec_create")
     assert exec_event.detail["command"] == "id"
     assert exec_event.detail["attributes"]["name"] == "web"
+    runner = containers()["ci-runner"]
+    runner_actions = set(AccessEvent.objects.filter(asset=runner).values_list("action", flat=True))
+    assert {"container.start", "container.exec_create"} <= runner_actions
     stopped = containers()["old-job"]
     assert AccessEvent.objects.filter(asset=stopped, action="container.stop").exists()
 
