@@ -200,6 +200,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "daylight.export_siem",
         "schedule": crontab(minute="*"),
     },
+    "daylight-prune": {
+        "task": "daylight.prune",
+        "schedule": crontab(minute=40, hour=3),
+    },
 }
 
 if REDIS_URL:
@@ -316,6 +320,16 @@ DAYLIGHT_SIEM_HOSTNAME = os.environ.get("DAYLIGHT_SIEM_HOSTNAME", "")  # syslog 
 DAYLIGHT_SIEM_RETRIES = env_int("DAYLIGHT_SIEM_RETRIES", 5)
 DAYLIGHT_SIEM_BACKOFF = env_int("DAYLIGHT_SIEM_BACKOFF", 15)
 DAYLIGHT_SIEM_BACKOFF_MAX = env_int("DAYLIGHT_SIEM_BACKOFF_MAX", 900)
+
+# --- Retention --------------------------------------------------------------------------------
+# Days each kind of record is kept (0: forever). Gone assets go with their history, findings,
+# decisions and access events. The audit log is evidence: kept forever unless set.
+DAYLIGHT_RETAIN_EVENTS_DAYS = env_int("DAYLIGHT_RETAIN_EVENTS_DAYS", 400)
+DAYLIGHT_RETAIN_CHANGES_DAYS = env_int("DAYLIGHT_RETAIN_CHANGES_DAYS", 730)
+DAYLIGHT_RETAIN_RUNS_DAYS = env_int("DAYLIGHT_RETAIN_RUNS_DAYS", 180)
+DAYLIGHT_RETAIN_GONE_DAYS = env_int("DAYLIGHT_RETAIN_GONE_DAYS", 365)
+DAYLIGHT_RETAIN_AUDIT_DAYS = env_int("DAYLIGHT_RETAIN_AUDIT_DAYS", 0)
+DAYLIGHT_PRUNE_BATCH = env_int("DAYLIGHT_PRUNE_BATCH", 1000)  # rows per delete, one transaction
 
 LOGGING = {
     "version": 1,

@@ -1000,6 +1000,10 @@ AUDIT_ACTIONS = {
     "notification_rule.update": "Changed a notification rule",
     "notification_rule.delete": "Removed a notification rule",
     "delivery.retry": "Retried a notification",
+    "export_destination.create": "Added a SIEM destination",
+    "export_destination.update": "Changed a SIEM destination",
+    "export_destination.delete": "Removed a SIEM destination",
+    "retention.prune": "Pruned old records",
 }
 
 

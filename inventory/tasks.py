@@ -14,7 +14,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from . import locks, services
+from . import locks, retention, services
 from .findings import rollup, sync_findings
 from .models import Asset, AssetChange, CollectionRun, Delivery, ExportDestination
 from .normalize import COLLECTED_FIELDS
@@ -120,6 +120,16 @@ def export_to_destination(destination_id: int) -> int:
     except siem.Busy:
         logger.info("SIEM export to %s is already running; skipping", destination.name)
         return 0
+
+
+@shared_task(name="daylight.prune")
+def prune() -> dict:
+    """Delete what is older than its retention period (inventory.retention); returns counts."""
+    with locks.hold("retention:prune") as acquired:
+        if not acquired:
+            logger.info("pruning is already running; skipping")
+            return {}
+        return retention.prune()
 
 
 @shared_task(name="daylight.reevaluate_findings")
