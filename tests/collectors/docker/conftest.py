@@ -18,6 +18,7 @@ import sys
 import tarfile
 import tempfile
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 import docker
@@ -111,8 +112,9 @@ class Engine:
         self.client.remove_container(container_id, force=True)
 
 
-@pytest.fixture(scope="session")
-def docker_engine():
+@contextmanager
+def running_engine(prefix: str):
+    """A private dockerd with the busybox image imported, stopped by its PID afterwards."""
     if shutil.which("dockerd") is None:
         _unavailable("dockerd is not installed (apt-get install docker.io busybox-static)")
     if not BUSYBOX.exists():
@@ -120,7 +122,7 @@ def docker_engine():
     if os.geteuid() != 0:
         _unavailable("dockerd needs root to run containers")
 
-    workdir = Path(tempfile.mkdtemp(prefix="daylight-dockerd-"))
+    workdir = Path(tempfile.mkdtemp(prefix=prefix))
     url = f"unix://{workdir}/docker.sock"
     log = workdir / "dockerd.log"
     command = [
@@ -155,6 +157,12 @@ def docker_engine():
             client.close()
         _stop(process)
         shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def docker_engine():
+    with running_engine("daylight-dockerd-") as engine:
+        yield engine
 
 
 def _client_when_ready(url: str, process: subprocess.Popen, log: Path) -> docker.APIClient:
