@@ -173,27 +173,71 @@ class LogPosition:
         return {"audit_log": {"inode": self.inode, "offset": self.offset}}
 
 
+def rotated_file(path: str, inode: int) -> str | None:
+    """The file the log at ``path`` was rotated to, found by its inode among the files beside
+    it whose names start like the log's: ``audit.log.1`` (logrotate), ``audit.log-20261102``
+    (logrotate's dateext) and ``audit-2026-11-02T10-00-00.000.log`` (the API server's own
+    --audit-log-maxbackup rotation). A compressed rotation is a new file, so it is not found:
+    use logrotate's delaycompress."""
+    directory, name = os.path.split(path)
+    stem = os.path.splitext(name)[0]
+    try:
+        names = sorted(os.listdir(directory or "."))
+    except OSError:
+        return None
+    # The usual name first, then every other candidate.
+    first = f"{name}.1"
+    for candidate in sorted(names, key=lambda n: n != first):
+        if candidate == name or not candidate.startswith(stem):
+            continue
+        full = os.path.join(directory, candidate)
+        try:
+            if os.stat(full).st_ino == inode:
+                return full
+        except OSError:
+            continue
+    return None
+
+
 def read_audit_log(path: str, position: LogPosition) -> Iterator[dict]:
     """The events written to the audit log at ``path`` since ``position``, which advances
     past every complete line read. A line being written (no newline yet) waits for the next
-    run; a line that is not JSON is counted in ``position.malformed`` and passed over."""
+    run; a line that is not JSON is counted in ``position.malformed`` and passed over.
+
+    When the log was rotated since the last read (its inode changed), the rest of the rotated
+    file is read first, so that lines written to it after the last read are not lost, then
+    the new file from its start."""
     with open(path, "rb") as log:
         stat = os.fstat(log.fileno())
-        if stat.st_ino != position.inode or stat.st_size < position.offset:
-            position.inode, position.offset = stat.st_ino, 0  # rotated or truncated
+        if position.inode and stat.st_ino != position.inode:
+            if rotated := rotated_file(path, position.inode):
+                with open(rotated, "rb") as old:
+                    old.seek(position.offset)
+                    yield from _read_lines(old, position, finished=True)
+            position.offset = 0
+        elif stat.st_size < position.offset:
+            position.offset = 0  # truncated in place (copytruncate)
+        position.inode = stat.st_ino
         log.seek(position.offset)
-        while line := log.readline(MAX_LINE):
-            if not line.endswith(b"\n"):
-                if len(line) < MAX_LINE:
-                    return  # still being written
-                position.malformed += 1  # absurdly long: skip to the next line
-                position.offset += len(line)
-                continue
+        yield from _read_lines(log, position, finished=False)
+
+
+def _read_lines(log, position: LogPosition, *, finished: bool) -> Iterator[dict]:
+    """Events from ``log`` (opened at ``position.offset``). In a file still being written a
+    last line without its newline is left for later; in a ``finished`` (rotated) one it is
+    the file's last line."""
+    while line := log.readline(MAX_LINE):
+        if not line.endswith(b"\n") and not finished:
+            if len(line) < MAX_LINE:
+                return  # still being written
+            position.malformed += 1  # absurdly long: skip to the next line
             position.offset += len(line)
-            try:
-                event = json.loads(line)
-            except ValueError:
-                position.malformed += 1
-                continue
-            if isinstance(event, dict):
-                yield event
+            continue
+        position.offset += len(line)
+        try:
+            event = json.loads(line)
+        except ValueError:
+            position.malformed += 1
+            continue
+        if isinstance(event, dict):
+            yield event
