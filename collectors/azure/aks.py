@@ -3,15 +3,31 @@
 The API server is exposed when the cluster is not private and no authorized IP ranges narrow
 who may reach it. Service principal secrets, admin passwords and SSH keys in the cluster
 resource are never read into a record.
+
+Kubernetes audit logs leave an AKS cluster only through a diagnostic setting that sends the
+``kube-audit`` or ``kube-audit-admin`` category (or a group holding them) somewhere. The
+installed azure-mgmt-monitor (7.x) no longer wraps diagnostic settings, so they are read at
+their documented ARM path through the same authenticated pipeline as the other calls.
 """
 
 from collections.abc import Iterator
+
+from azure.core.exceptions import HttpResponseError
 
 from ..records import DiscoveredAsset, Endpoint
 from .clients import AzureClients, failure
 from .common import PROVIDER, parse_time, resource_group, resource_key
 
 EVERYONE = {"0.0.0.0/0", "::/0"}
+DIAGNOSTIC_SETTINGS_API = "2021-05-01-preview"
+AUDIT_CATEGORIES = {"kube-audit", "kube-audit-admin"}
+AUDIT_GROUPS = {"audit", "alllogs"}  # category groups that include the audit categories
+DESTINATIONS = (
+    "workspaceId",
+    "storageAccountId",
+    "eventHubAuthorizationRuleId",
+    "marketplacePartnerId",
+)
 
 
 def get_managed_clusters(clients: AzureClients) -> Iterator[dict]:
@@ -21,6 +37,41 @@ def get_managed_clusters(clients: AzureClients) -> Iterator[dict]:
             yield cluster.as_dict()
     except Exception as exc:
         raise failure(call, exc) from exc
+
+
+def get_diagnostic_settings(clients: AzureClients, cluster_id: str) -> list[dict] | None:
+    """The cluster's diagnostic settings; None when the credential may not read them (audit
+    logging is then unknown)."""
+    url = f"{cluster_id}/providers/Microsoft.Insights/diagnosticSettings"
+    url += f"?api-version={DIAGNOSTIC_SETTINGS_API}"
+    try:
+        return clients.get_json(url).get("value") or []
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return None
+        raise failure(f"monitor:ListDiagnosticSettings {cluster_id}", exc) from exc
+    except Exception as exc:
+        raise failure(f"monitor:ListDiagnosticSettings {cluster_id}", exc) from exc
+
+
+def audit_log_categories(settings: list[dict] | None) -> list[str] | None:
+    """The audit categories (or groups) some diagnostic setting sends somewhere: [] when none,
+    None when unknown."""
+    if settings is None:
+        return None
+    sent = set()
+    for setting in settings:
+        properties = setting.get("properties") or {}
+        if not any(properties.get(destination) for destination in DESTINATIONS):
+            continue
+        for log in properties.get("logs") or []:
+            if not log.get("enabled"):
+                continue
+            category = (log.get("category") or "").lower()
+            group = (log.get("categoryGroup") or "").lower()
+            if category in AUDIT_CATEGORIES or group in AUDIT_GROUPS:
+                sent.add(category or group)
+    return sorted(sent)
 
 
 def api_server_endpoints(properties: dict) -> list[Endpoint]:
@@ -56,14 +107,27 @@ def _node_pool(pool: dict) -> dict:
     }
 
 
-def transform_managed_cluster(raw: dict, subscription: str) -> DiscoveredAsset:
-    """``raw`` is a ManagedCluster."""
+def transform_managed_cluster(
+    raw: dict, subscription: str, diagnostic_settings: list[dict] | None = None
+) -> DiscoveredAsset:
+    """``raw`` is a ManagedCluster; ``diagnostic_settings`` its diagnostic settings (None:
+    not readable)."""
     properties = raw.get("properties") or {}
     aad = properties.get("aadProfile") or {}
     access = properties.get("apiServerAccessProfile") or {}
     network = properties.get("networkProfile") or {}
     security_profile = properties.get("securityProfile") or {}
     system = raw.get("systemData") or {}
+    audit = audit_log_categories(diagnostic_settings)
+    security = {
+        "rbac": bool(properties.get("enableRBAC")),
+        "aad": bool(aad),
+        "azure_rbac": bool(aad.get("enableAzureRBAC")),
+        "local_accounts": not properties.get("disableLocalAccounts", False),
+        "workload_identity": bool((security_profile.get("workloadIdentity") or {}).get("enabled")),
+    }
+    if audit is not None:
+        security["audit_logging"] = bool(audit)
     return DiscoveredAsset(
         key=resource_key(raw["id"]),
         provider=PROVIDER,
@@ -76,15 +140,7 @@ def transform_managed_cluster(raw: dict, subscription: str) -> DiscoveredAsset:
         platform_version=properties.get("currentKubernetesVersion")
         or properties.get("kubernetesVersion", ""),
         endpoints=api_server_endpoints(properties),
-        security={
-            "rbac": bool(properties.get("enableRBAC")),
-            "aad": bool(aad),
-            "azure_rbac": bool(aad.get("enableAzureRBAC")),
-            "local_accounts": not properties.get("disableLocalAccounts", False),
-            "workload_identity": bool(
-                (security_profile.get("workloadIdentity") or {}).get("enabled")
-            ),
-        },
+        security=security,
         attributes={
             "private_cluster": bool(access.get("enablePrivateCluster")),
             "authorized_ip_ranges": list(access.get("authorizedIPRanges") or []),
@@ -98,6 +154,7 @@ def transform_managed_cluster(raw: dict, subscription: str) -> DiscoveredAsset:
             "node_resource_group": properties.get("nodeResourceGroup", ""),
             "identity": (raw.get("identity") or {}).get("type", ""),
             "oidc_issuer": bool((properties.get("oidcIssuerProfile") or {}).get("enabled")),
+            "audit_log_categories": audit,
         },
         state=(properties.get("powerState") or {}).get("code", ""),
         observed={"provisioning_state": properties.get("provisioningState", "")},

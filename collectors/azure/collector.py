@@ -106,25 +106,39 @@ class AzureCollector(Collector):
         clients = self.clients(subscription)
         yield from self._sites(clients, subscription)
         for raw in aks.get_managed_clusters(clients):
-            yield aks.transform_managed_cluster(raw, subscription)
+            settings = aks.get_diagnostic_settings(clients, raw["id"])
+            yield aks.transform_managed_cluster(raw, subscription, settings)
         for raw in container_instances.get_container_groups(clients):
             yield from container_instances.transform_container_group(raw, subscription)
         if self.source.config.get("access_history", True):
             yield from self._activity(clients, cursor)
 
     def _sites(self, clients: AzureClients, subscription: str) -> Iterator[Record]:
-        read_settings = self.source.config.get("app_settings", True)
         for raw in web_apps.get_sites(clients):
             group = (raw.get("properties") or {}).get("resourceGroup") or ""
             group = group or resource_group(raw["id"])
-            config = web_apps.get_site_config(clients, group, raw["name"])
-            settings = (
-                web_apps.get_app_settings(clients, group, raw["name"]) if read_settings else None
-            )
-            functions = None
-            if "functionapp" in (raw.get("kind") or "").lower():
-                functions = web_apps.get_site_functions(clients, group, raw["name"])
-            yield web_apps.transform_site(raw, subscription, config, settings, functions)
+            app = self._site(clients, subscription, raw, group, raw["name"])
+            yield app
+            for slot in web_apps.get_slots(clients, group, raw["name"]):
+                # A slot's name is "app/slot".
+                slot_name = slot["name"].rsplit("/", 1)[-1]
+                yield self._site(
+                    clients, subscription, slot, group, raw["name"], slot_name, app.key
+                )
+
+    def _site(self, clients, subscription, raw, group, name, slot="", parent_key=""):
+        """An app, or one of its deployment slots, with its configuration read."""
+        config = web_apps.get_site_config(clients, group, name, slot)
+        auth = web_apps.get_auth_settings(clients, group, name, slot)
+        settings = None
+        if self.source.config.get("app_settings", True):
+            settings = web_apps.get_app_settings(clients, group, name, slot)
+        functions = None
+        if "functionapp" in (raw.get("kind") or "").lower():
+            functions = web_apps.get_site_functions(clients, group, name, slot)
+        return web_apps.transform_site(
+            raw, subscription, config, settings, functions, auth, parent_key
+        )
 
     def _activity(self, clients: AzureClients, cursor: dict) -> Iterator[Record]:
         last = parse_time(cursor.get("activity_since"))

@@ -3,6 +3,10 @@
 An app is reachable from the internet unless public network access is off or its access
 restrictions admit only listed addresses. App settings hold secrets: only their names leave
 ``get_app_settings``, with the few values that name the runtime (never a secret).
+
+Callers must sign in when App Service Authentication ("Easy Auth") is on and requires it; the
+settings are read without their secrets. Deployment slots are apps of their own (own host name,
+runtime, settings and exposure), reported as children of their app.
 """
 
 from collections.abc import Iterator
@@ -27,6 +31,13 @@ RUNTIME_SETTINGS = (
     "WEBSITE_NODE_DEFAULT_VERSION",
 )
 EVERYONE = {"any", "0.0.0.0/0", "::/0"}
+# Easy Auth identity providers by their key in authsettingsV2, as Daylight names the mechanism.
+PROVIDERS = {
+    "azureActiveDirectory": "aad",
+    "customOpenIdConnectProviders": "oidc",
+    "legacyMicrosoftAccount": "microsoft",
+    "azureStaticWebApps": "static-web-apps",
+}
 
 
 def get_sites(clients: AzureClients) -> Iterator[dict]:
@@ -38,25 +49,62 @@ def get_sites(clients: AzureClients) -> Iterator[dict]:
         raise failure(call, exc) from exc
 
 
-def get_site_config(clients: AzureClients, group: str, name: str) -> dict:
+def get_slots(clients: AzureClients, group: str, name: str) -> list[dict]:
     try:
-        return clients.web.web_apps.get_configuration(group, name).as_dict()
+        return [slot.as_dict() for slot in clients.web.web_apps.list_slots(group, name)]
     except Exception as exc:
-        raise failure(f"web:GetSiteConfig {group}/{name}", exc) from exc
+        raise failure(f"web:ListSlots {group}/{name}", exc) from exc
 
 
-def get_app_settings(clients: AzureClients, group: str, name: str) -> dict | None:
-    """{"names": [...], "runtime": {setting: value}} for the runtime settings only; None when
-    the credential may not list settings (it needs Microsoft.Web/sites/config/list/action,
-    which Reader lacks): the app is still reported, its setting names unknown."""
+def _call(method: str, group: str, name: str, slot: str, slot_method: str = ""):
+    """The ``web_apps`` method for an app, or its ``…_slot`` twin for one of its slots, and
+    the arguments that name it."""
+    if slot:
+        return slot_method or f"{method}_slot", (group, name, slot)
+    return method, (group, name)
+
+
+def _label(group: str, name: str, slot: str) -> str:
+    return f"{group}/{name}/{slot}" if slot else f"{group}/{name}"
+
+
+def get_site_config(clients: AzureClients, group: str, name: str, slot: str = "") -> dict:
+    method, args = _call("get_configuration", group, name, slot)
     try:
-        settings = clients.web.web_apps.list_application_settings(group, name)
+        return getattr(clients.web.web_apps, method)(*args).as_dict()
+    except Exception as exc:
+        raise failure(f"web:GetSiteConfig {_label(group, name, slot)}", exc) from exc
+
+
+def get_auth_settings(clients: AzureClients, group: str, name: str, slot: str = "") -> dict | None:
+    """The app's authsettingsV2 without secrets; None when the credential may not read them
+    (the endpoint's auth is then unknown)."""
+    method, args = _call("get_auth_settings_v2_without_secrets", group, name, slot)
+    call = f"web:GetAuthSettingsV2 {_label(group, name, slot)}"
+    try:
+        return getattr(clients.web.web_apps, method)(*args).as_dict()
     except HttpResponseError as exc:
         if exc.status_code == 403:
             return None
-        raise failure(f"web:ListApplicationSettings {group}/{name}", exc) from exc
+        raise failure(call, exc) from exc
     except Exception as exc:
-        raise failure(f"web:ListApplicationSettings {group}/{name}", exc) from exc
+        raise failure(call, exc) from exc
+
+
+def get_app_settings(clients: AzureClients, group: str, name: str, slot: str = "") -> dict | None:
+    """{"names": [...], "runtime": {setting: value}} for the runtime settings only; None when
+    the credential may not list settings (it needs Microsoft.Web/sites/config/list/action,
+    which Reader lacks): the app is still reported, its setting names unknown."""
+    method, args = _call("list_application_settings", group, name, slot)
+    call = f"web:ListApplicationSettings {_label(group, name, slot)}"
+    try:
+        settings = getattr(clients.web.web_apps, method)(*args)
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return None
+        raise failure(call, exc) from exc
+    except Exception as exc:
+        raise failure(call, exc) from exc
     values = settings.properties or {}
     return {
         "names": sorted(values),
@@ -64,17 +112,63 @@ def get_app_settings(clients: AzureClients, group: str, name: str) -> dict | Non
     }
 
 
-def get_site_functions(clients: AzureClients, group: str, name: str) -> list[dict] | None:
+def get_site_functions(
+    clients: AzureClients, group: str, name: str, slot: str = ""
+) -> list[dict] | None:
     """The functions of a Function App; None when the host cannot list them (a stopped app,
     a host that is not running): the app is still reported, its functions unknown."""
+    method, args = _call("list_functions", group, name, slot, "list_instance_functions_slot")
+    call = f"web:ListFunctions {_label(group, name, slot)}"
     try:
-        return [f.as_dict() for f in clients.web.web_apps.list_functions(group, name)]
+        return [f.as_dict() for f in getattr(clients.web.web_apps, method)(*args)]
     except HttpResponseError as exc:
         if exc.status_code in (400, 403, 404, 409):
             return None
-        raise failure(f"web:ListFunctions {group}/{name}", exc) from exc
+        raise failure(call, exc) from exc
     except Exception as exc:
-        raise failure(f"web:ListFunctions {group}/{name}", exc) from exc
+        raise failure(call, exc) from exc
+
+
+def easy_auth(settings: dict | None) -> dict | None:
+    """What App Service Authentication does with a request that has not signed in: None when
+    unknown; else {"enabled", "required", "action", "providers", "excluded_paths"}."""
+    if settings is None:
+        return None
+    settings = settings.get("properties") or settings
+    platform = settings.get("platform") or {}
+    validation = settings.get("globalValidation") or {}
+    action = validation.get("unauthenticatedClientAction") or ""
+    enabled = bool(platform.get("enabled"))
+    providers = sorted(
+        PROVIDERS.get(key, key.lower())
+        for key, provider in (settings.get("identityProviders") or {}).items()
+        if _provider_enabled(key, provider)
+    )
+    return {
+        "enabled": enabled,
+        "required": enabled
+        and validation.get("requireAuthentication", True) is not False
+        and action.lower() != "allowanonymous",
+        "action": action,
+        "providers": providers,
+        "excluded_paths": list(validation.get("excludedPaths") or []),
+    }
+
+
+def _provider_enabled(key: str, provider) -> bool:
+    if key == "customOpenIdConnectProviders":
+        return any((p or {}).get("enabled", True) for p in (provider or {}).values())
+    return bool(provider) and (provider or {}).get("enabled", True) is not False
+
+
+def platform_auth(auth: dict | None) -> str:
+    """The endpoint's auth as Easy Auth decides it: the providers when it requires sign-in,
+    "none" when it is off or lets anonymous callers through, "" when unknown."""
+    if auth is None:
+        return ""
+    if auth["required"]:
+        return ",".join(auth["providers"]) or "easy-auth"
+    return "none"
 
 
 def open_to_internet(site: dict, config: dict) -> tuple[bool, str]:
@@ -108,17 +202,25 @@ def _http_functions(functions: list[dict]) -> Iterator[tuple[str, str, str]]:
                 break
 
 
-def _endpoints(site: dict, config: dict, functions: list[dict] | None) -> list[Endpoint]:
+def _endpoints(
+    site: dict, config: dict, functions: list[dict] | None, auth: dict | None
+) -> list[Endpoint]:
     public, why = open_to_internet(site, config)
     host = (site.get("properties") or {}).get("defaultHostName")
-    endpoints = [Endpoint(f"https://{host}", public, "", why)] if host else []
+    signed_in = platform_auth(auth)
+    if auth and auth["required"]:
+        why = f"{why}, Easy Auth {auth['action'] or 'required'}"
+    endpoints = [Endpoint(f"https://{host}", public, signed_in, why)] if host else []
     for name, url, level in _http_functions(functions or []):
-        auth = "none" if level == "anonymous" else "key"
+        # Easy Auth stands in front of the functions host: sign-in first, then the key.
+        auth_kind = "none" if level == "anonymous" else "key"
+        if auth and auth["required"]:
+            auth_kind = signed_in
         endpoints.append(
             Endpoint(
                 url or f"https://{host}/api/{name}",
                 public,
-                auth,
+                auth_kind,
                 f"{why}, HTTP trigger {name} authLevel {level}",
             )
         )
@@ -153,15 +255,19 @@ def transform_site(
     config: dict,
     settings: dict | None,
     functions: list[dict] | None,
+    auth_settings: dict | None = None,
+    parent_key: str = "",
 ) -> DiscoveredAsset:
-    """``raw`` is a Site, ``config`` its SiteConfigResource, ``settings`` what
-    ``get_app_settings`` kept (None: not readable), ``functions`` a Function App's functions
-    (None: not listable)."""
+    """``raw`` is a Site (an app or a deployment slot), ``config`` its SiteConfigResource,
+    ``settings`` what ``get_app_settings`` kept (None: not readable), ``functions`` a Function
+    App's functions (None: not listable), ``auth_settings`` its authsettingsV2 (None: not
+    readable), ``parent_key`` the app's key when ``raw`` is one of its slots."""
     properties = raw.get("properties") or {}
     config = config.get("properties") or config
     app_kind = (raw.get("kind") or "app").lower()
     runtime_settings = (settings or {}).get("runtime", {})
     runtime, image, runtime_source = _runtime(raw, config, runtime_settings)
+    auth = easy_auth(auth_settings)
     security = {"identity": _identity(raw)["type"] or "None"}
     if settings is not None:
         security["env_names"] = settings["names"]
@@ -174,11 +280,12 @@ def transform_site(
         account=subscription,
         region=raw.get("location", ""),
         namespace=properties.get("resourceGroup") or resource_group(raw["id"]),
+        parent_key=parent_key,
         labels=dict(raw.get("tags") or {}),
         runtime=runtime,
         image=image,
         image_digest=image.split("@", 1)[1] if "@sha256:" in image else "",
-        endpoints=_endpoints(raw, config, functions),
+        endpoints=_endpoints(raw, config, functions, auth),
         security=security,
         attributes={
             "app_kind": app_kind,
@@ -199,6 +306,8 @@ def transform_site(
                 for rule in config.get("ipSecurityRestrictions") or []
             ],
             "identity": _identity(raw),
+            "easy_auth": auth,
+            "slot": bool(parent_key),
             "server_farm": resource_key(properties.get("serverFarmId") or ""),
             "app_settings_readable": settings is not None,
             "functions": None

@@ -1,6 +1,7 @@
 """A local HTTPS server answering like Azure Resource Manager, for the collector to read with the
-real ``azure-mgmt-*`` clients: subscriptions, ``Microsoft.Web`` sites (config, app settings,
-functions), ``Microsoft.ContainerService`` managed clusters, ``Microsoft.ContainerInstance``
+real ``azure-mgmt-*`` clients: subscriptions, ``Microsoft.Web`` sites and their deployment slots
+(config, authsettingsV2, app settings, functions), ``Microsoft.ContainerService`` managed
+clusters (and their ``Microsoft.Insights`` diagnostic settings), ``Microsoft.ContainerInstance``
 container groups and the ``microsoft.insights`` Activity Log.
 
 It serves a seeded estate from the recorded responses in ``fixtures/``, pages every list
@@ -33,6 +34,10 @@ PROD = "0b1f6471-1bf0-4dda-aec3-111111111111"
 LOCKED = "0b1f6471-1bf0-4dda-aec3-222222222222"
 SITE = re.compile(
     r"/subscriptions/([^/]+)/resourcegroups/[^/]+/providers/microsoft\.web/sites/([^/]+)"
+)
+
+CLUSTER_SETTINGS = re.compile(
+    r"/managedclusters/([^/]+)/providers/microsoft\.insights/diagnosticsettings$"
 )
 
 
@@ -81,7 +86,10 @@ def seeded_estate() -> dict:
         "configs": fixture("site_configs.json"),
         "settings": fixture("app_settings.json"),
         "functions": fixture("site_functions.json"),
+        "slots": fixture("slots.json"),
+        "auth": fixture("auth_settings.json"),
         "clusters": fixture("managed_clusters.json")["value"],
+        "diagnostics": fixture("diagnostic_settings.json"),
         "groups": fixture("container_groups.json")["value"],
         "events": fixture("activity_log.json")["value"],
     }
@@ -93,6 +101,9 @@ def seeded_estate() -> dict:
         "configs": {"vault-ui": prod["configs"]["sso-admin"]},
         "settings": {},
         "functions": {},
+        "slots": {},
+        "auth": {},
+        "diagnostics": {},
         "clusters": [],
         "groups": [],
         "events": [],
@@ -106,6 +117,7 @@ class FakeArm:
         self.subscriptions = fixture("subscriptions.json")["value"]
         self.forbidden: set[str] = set()
         self.settings_forbidden = False  # a Reader-only credential
+        self.denied_paths: set[str] = set()  # path fragments answered 403
         self.throttle: dict[str, int] = {}
         self.requests: list[tuple[str, str, dict]] = []  # method, path, query
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -125,8 +137,9 @@ class FakeArm:
         self._thread.join(timeout=5)
 
     def subscription(self, subscription_id: str) -> dict:
-        empty = {"sites": [], "configs": {}, "settings": {}, "functions": {}, "clusters": []}
-        return self.estate.get(subscription_id, {**empty, "groups": [], "events": []})
+        empty = {"sites": [], "configs": {}, "settings": {}, "functions": {}, "slots": {}}
+        empty |= {"auth": {}, "diagnostics": {}, "clusters": [], "groups": [], "events": []}
+        return self.estate.get(subscription_id, empty)
 
     # --- routing ------------------------------------------------------------------------------
 
@@ -140,6 +153,12 @@ class FakeArm:
             return self._page(estate["sites"], path, query)
         if site := SITE.match(lower):
             name = next(s["name"] for s in estate["sites"] if s["name"].lower() == site[2])
+            if lower.endswith("/slots"):
+                return self._page(estate["slots"].get(name, {"value": []})["value"], path, query)
+            if slot := re.search(r"/slots/([^/]+)", lower):
+                name = f"{name}/{slot[1]}"
+            if lower.endswith("/config/authsettingsv2"):
+                return 200, estate["auth"].get(name, _auth_default(path))
             if lower.endswith("/config/web"):
                 return 200, estate["configs"][name]
             if lower.endswith("/config/appsettings/list") and method == "POST":
@@ -150,6 +169,9 @@ class FakeArm:
                 if name not in estate["functions"]:
                     return 400, _error("BadRequest", "Encountered an error from host runtime.")
                 return 200, estate["functions"][name]
+        if cluster := CLUSTER_SETTINGS.search(lower):
+            settings = {k.lower(): v for k, v in estate["diagnostics"].items() if k[0] != "_"}
+            return 200, settings.get(cluster[1], {"value": []})
         if lower.endswith("/providers/microsoft.containerservice/managedclusters"):
             return self._page(estate["clusters"], path, query)
         if lower.endswith("/providers/microsoft.containerinstance/containergroups"):
@@ -205,6 +227,8 @@ class FakeArm:
                 elif fake._throttled(url.path):
                     status, headers = 429, {"Retry-After": "1"}
                     payload = _error("TooManyRequests", "throttled")
+                elif any(fragment in url.path.lower() for fragment in fake.denied_paths):
+                    status, payload = 403, _error("AuthorizationFailed", "denied by the test")
                 elif denied and denied[1] in fake.forbidden:
                     status = 403
                     payload = _error(
@@ -223,6 +247,22 @@ class FakeArm:
                 self._answer("POST")
 
         return Handler
+
+
+def _auth_default(path: str) -> dict:
+    """What App Service answers for an app that never set up authentication."""
+    return {
+        "id": path,
+        "name": "authsettingsV2",
+        "type": "Microsoft.Web/sites/config",
+        "properties": {
+            "platform": {"enabled": False},
+            "globalValidation": {"unauthenticatedClientAction": "RedirectToLoginPage"},
+            "identityProviders": {},
+            "login": {},
+            "httpSettings": {"requireHttps": True},
+        },
+    }
 
 
 def _error(code: str, message: str) -> dict:

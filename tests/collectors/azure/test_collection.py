@@ -28,6 +28,9 @@ CHECKOUT = f"{SUB}/payments-rg/providers/microsoft.web/sites/checkout-func"
 PROMO = f"{SUB}/marketing-rg/providers/microsoft.web/sites/promo-hooks"
 AKS_PROD = f"{SUB}/platform-rg/providers/microsoft.containerservice/managedclusters/aks-prod"
 NOTEBOOK = f"{SUB}/data-rg/providers/microsoft.containerinstance/containergroups/notebook-demo"
+STAGING = f"{CHECKOUT}/slots/staging"
+SSO_ADMIN = f"{SUB}/identity-rg/providers/microsoft.web/sites/sso-admin"
+AKS_PRIVATE = f"{SUB}/identity-rg/providers/microsoft.containerservice/managedclusters/aks-private"
 VAULT_UI = (
     f"/subscriptions/{LOCKED}/resourcegroups/identity-rg/providers/microsoft.web/sites/vault-ui"
 )
@@ -70,13 +73,27 @@ def test_a_subscription_is_collected_with_owners_exposure_versions_and_access(
     run = run_source(source, at=NOW)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
-    assert (run.new, run.events) == (12, 4)
+    assert (run.new, run.events) == (13, 4)
     checkout = alive(CHECKOUT)
     assert checkout.kind == "function" and checkout.runtime == "python3.11"
     assert checkout.owner == payments and checkout.exposed
     assert checkout.creator == "maria.garcia@acme.example"
     rules = set(Finding.objects.filter(asset=checkout).values_list("rule", flat=True))
     assert {"unauthenticated-endpoint", "secret-env-names"} <= rules
+
+    # Easy Auth on but letting anonymous callers through: the endpoint stays unauthenticated.
+    assert {e["auth"] for e in checkout.endpoints} >= {"none"}
+    assert checkout.attributes["easy_auth"]["action"] == "AllowAnonymous"
+    sso = alive(SSO_ADMIN)
+    assert [e["auth"] for e in sso.endpoints] == ["aad,oidc"]
+    assert not Finding.objects.filter(asset=sso, rule="unauthenticated-endpoint").exists()
+    # A deployment slot is an app of its own under its app, with its own runtime and exposure.
+    staging = alive(STAGING)
+    assert staging.parent == checkout and staging.name == "checkout-func/staging"
+    assert staging.runtime == "python3.8" and staging.eol and staging.exposed
+    assert staging.creator == "dev.intern@acme.example"
+    assert staging.endpoints[0]["address"] == ("https://checkout-func-staging.azurewebsites.net")
+    assert staging.labels["<img src=x onerror=alert(1)>"] == "\"><script>alert('slot')</script>"
 
     promo = alive(PROMO)
     assert promo.runtime == "nodejs14" and promo.eol and promo.tracking == "untracked"
@@ -85,6 +102,11 @@ def test_a_subscription_is_collected_with_owners_exposure_versions_and_access(
     assert {"platform-eol", "public-endpoint"} <= set(
         Finding.objects.filter(asset=cluster).values_list("rule", flat=True)
     )
+    # Kubernetes audit logs: aks-prod sends none anywhere, aks-private sends the audit group.
+    assert cluster.security["audit_logging"] is False
+    assert Finding.objects.filter(asset=cluster, rule="no-audit-logging").exists()
+    assert alive(AKS_PRIVATE).security["audit_logging"] is True
+    assert not Finding.objects.filter(asset__key=AKS_PRIVATE, rule="no-audit-logging").exists()
     notebook = alive(NOTEBOOK)
     jupyter = alive(f"{NOTEBOOK}/containers/jupyter")
     assert jupyter.parent == notebook and notebook.exposed
@@ -161,13 +183,15 @@ def test_a_forbidden_subscription_fails_alone_and_keeps_its_assets(fake_arm, cre
 
 
 def test_throttling_is_retried_after_the_servers_delay(fake_arm, credential):
-    fake_arm.throttle.update({"/managedclusters": 1, "/management/values": 1})
+    fake_arm.throttle.update(
+        {"/managedclusters": 1, "/management/values": 1, "/diagnosticsettings": 1}
+    )
     run = run_source(azure_source(fake_arm, subscriptions=[PROD]), at=NOW)
 
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert Asset.objects.filter(kind="cluster", gone_at__isnull=True).count() == 2
     assert run.events == 4
-    assert fake_arm.throttle == {"/managedclusters": 0, "/management/values": 0}
+    assert set(fake_arm.throttle.values()) == {0}
 
 
 def test_reader_only_credentials_still_report_apps_without_setting_names(fake_arm, credential):
@@ -180,6 +204,18 @@ def test_reader_only_credentials_still_report_apps_without_setting_names(fake_ar
     assert checkout.attributes["app_settings_readable"] is False
     # Without FUNCTIONS_WORKER_RUNTIME a Windows Function App's runtime is unknown, not guessed.
     assert alive(PROMO).runtime == ""
+
+
+def test_unreadable_auth_and_diagnostic_settings_leave_them_unknown(fake_arm, credential):
+    fake_arm.denied_paths.update({"/config/authsettingsv2", "/diagnosticsettings"})
+    run = run_source(azure_source(fake_arm, subscriptions=[PROD]), at=NOW)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert "audit_logging" not in alive(AKS_PROD).security
+    assert not Finding.objects.filter(rule="no-audit-logging").exists()
+    sso = alive(SSO_ADMIN)
+    assert [e["auth"] for e in sso.endpoints] == [""]
+    assert sso.attributes["easy_auth"] is None
 
 
 def test_a_tenant_wide_source_lists_subscriptions_in_the_chosen_cloud(fake_arm, credential):

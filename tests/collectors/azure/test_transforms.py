@@ -16,6 +16,9 @@ CONFIGS = fixture("site_configs.json")
 SETTINGS = fixture("app_settings.json")
 FUNCTIONS = fixture("site_functions.json")
 CLUSTERS = {c["name"]: c for c in fixture("managed_clusters.json")["value"]}
+AUTH = fixture("auth_settings.json")
+SLOTS = fixture("slots.json")
+DIAGNOSTICS = fixture("diagnostic_settings.json")
 GROUPS = {g["name"]: g for g in fixture("container_groups.json")["value"]}
 EVENTS = {e["eventDataId"][-1]: e for e in fixture("activity_log.json")["value"]}
 SECRETS = ("sk_live", "tok_never", "pw_never", "AccountKey", "never_store", "c2VjcmV0")
@@ -148,6 +151,95 @@ def test_public_network_access_disabled_closes_the_app():
     raw["properties"] = {**raw["properties"], "publicNetworkAccess": "Disabled"}
     public, why = web_apps.open_to_internet(raw, CONFIGS["checkout-func"]["properties"])
     assert (public, why) == (False, "public network access disabled")
+
+
+def test_easy_auth_requiring_sign_in_names_its_providers():
+    record = web_apps.transform_site(
+        SITES["sso-admin"], PROD, CONFIGS["sso-admin"], None, None, AUTH["sso-admin"]
+    )
+    [host] = record.endpoints
+    assert host.auth == "aad,oidc"  # Google is configured but off
+    assert "Easy Auth RedirectToLoginPage" in host.via
+    assert record.attributes["easy_auth"] == {
+        "enabled": True,
+        "required": True,
+        "action": "RedirectToLoginPage",
+        "providers": ["aad", "oidc"],
+        "excluded_paths": ["/health"],
+    }
+    assert "MICROSOFT_PROVIDER_AUTHENTICATION_SECRET" not in repr(record)
+
+
+@pytest.mark.parametrize(
+    ("auth_settings", "auth"),
+    [
+        (AUTH["status-page"], "none"),  # off
+        (AUTH["checkout-func"], "none"),  # on, but anonymous callers pass through
+        ({"properties": {"platform": {"enabled": True}}}, "easy-auth"),  # on, no provider named
+        (None, ""),  # not readable
+    ],
+)
+def test_easy_auth_decides_the_endpoint_auth(auth_settings, auth):
+    assert web_apps.platform_auth(web_apps.easy_auth(auth_settings)) == auth
+
+
+def test_easy_auth_stands_in_front_of_anonymous_http_functions():
+    required = {
+        **AUTH["sso-admin"]["properties"],
+        "identityProviders": AUTH["checkout-func"]["properties"]["identityProviders"],
+    }
+    record = web_apps.transform_site(
+        SITES["checkout-func"],
+        PROD,
+        CONFIGS["checkout-func"],
+        kept("checkout-func"),
+        FUNCTIONS["checkout-func"]["value"],
+        {"properties": required},
+    )
+    assert {e.auth for e in record.endpoints} == {"aad"}
+
+
+def test_a_deployment_slot_is_an_app_under_its_app():
+    [raw] = SLOTS["checkout-func"]["value"]
+    parent = site("checkout-func").key
+    record = web_apps.transform_site(
+        raw, PROD, CONFIGS["checkout-func/staging"], None, None, None, parent
+    )
+    assert record.key == f"{parent}/slots/staging"
+    assert (record.parent_key, record.name, record.kind) == (
+        parent,
+        "checkout-func/staging",
+        "function",
+    )
+    assert record.runtime == "python3.8" and record.attributes["slot"] is True
+    [host] = record.endpoints
+    assert host.address == "https://checkout-func-staging.azurewebsites.net" and host.public
+    assert host.via == "no access restrictions"
+
+
+def test_aks_audit_logging_from_diagnostic_settings():
+    prod = aks.transform_managed_cluster(
+        CLUSTERS["aks-prod"], PROD, DIAGNOSTICS["aks-prod"]["value"]
+    )
+    # kube-audit is off in the setting with a destination, on in one that sends nowhere.
+    assert prod.security["audit_logging"] is False
+    assert prod.attributes["audit_log_categories"] == []
+    private = aks.transform_managed_cluster(
+        CLUSTERS["aks-private"], PROD, DIAGNOSTICS["aks-private"]["value"]
+    )
+    assert private.security["audit_logging"] is True
+    assert private.attributes["audit_log_categories"] == ["audit"]
+    unknown = aks.transform_managed_cluster(CLUSTERS["aks-private"], PROD, None)
+    assert "audit_logging" not in unknown.security
+    only_admin = [
+        {
+            "properties": {
+                "storageAccountId": "/subscriptions/x/storageAccounts/y",
+                "logs": [{"category": "kube-audit-admin", "enabled": True}],
+            }
+        }
+    ]
+    assert aks.audit_log_categories(only_admin) == ["kube-audit-admin"]
 
 
 def test_a_public_aks_cluster_with_local_accounts():
