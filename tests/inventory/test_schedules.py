@@ -32,9 +32,15 @@ pytestmark = pytest.mark.django_db
 DAILY_TASKS = {
     "daylight-expire-decisions": "daylight.expire_decisions",
     "daylight-reevaluate-findings": "daylight.reevaluate_findings",
+    "daylight-prune": "daylight.prune",
 }
-# Notification deliveries whose task was lost are looked for every quarter of an hour.
-SYSTEM_TASKS = {**DAILY_TASKS, "daylight-requeue-deliveries": "daylight.requeue_deliveries"}
+# Notification deliveries whose task was lost are looked for every quarter of an hour; the SIEM
+# export runs every minute.
+SYSTEM_TASKS = {
+    **DAILY_TASKS,
+    "daylight-requeue-deliveries": "daylight.requeue_deliveries",
+    "daylight-export-siem": "daylight.export_siem",
+}
 
 
 def cron_of(task: PeriodicTask) -> str:
