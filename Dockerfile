@@ -3,7 +3,8 @@
 #
 # It runs as an unprivileged user on a read-only root file system: the code and the virtual
 # environment belong to root, static files are collected at build time, and the only writable
-# place a container needs is /tmp (a tmpfs in docker-compose.yml).
+# places a container needs are /tmp (a tmpfs in docker-compose.yml) and MEDIA_ROOT (a volume:
+# rendered reports).
 
 FROM python:3.11-slim AS build
 
@@ -28,9 +29,16 @@ RUN SECRET_KEY=collectstatic-only STATIC_MANIFEST=1 \
 
 FROM python:3.11-slim
 
+# Pango, HarfBuzz and fonts for WeasyPrint, which renders the posture reports to PDF.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends \
+        libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
+
 RUN groupadd --system --gid 10001 daylight \
     && useradd --system --uid 10001 --gid daylight --no-create-home \
-        --home-dir /nonexistent --shell /usr/sbin/nologin daylight
+        --home-dir /nonexistent --shell /usr/sbin/nologin daylight \
+    && install -d -o 10001 -g 10001 /var/lib/daylight/media
 
 WORKDIR /app
 # Owned by root and not writable by the daylight user: a compromised process cannot change code.
@@ -41,6 +49,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     DJANGO_SETTINGS_MODULE=config.settings \
     STATIC_MANIFEST=1 \
+    MEDIA_ROOT=/var/lib/daylight/media \
     WEB_CONCURRENCY=3 \
     HOME=/tmp
 

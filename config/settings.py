@@ -149,8 +149,19 @@ STATIC_URL = "static/"
 # Where collectstatic puts files (the Docker image bakes them in at build time).
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT") or BASE_DIR / "staticfiles")
 STATICFILES_DIRS = [BASE_DIR / "static"]
+# Files Daylight writes (rendered reports). Never served as they are: downloads go through views
+# that check who is asking. Docker Compose mounts a volume here (the root file system is
+# read-only).
+MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT") or BASE_DIR / "media")
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Rendered posture reports, under MEDIA_ROOT/reports/ by default; REPORTS_STORAGE_BACKEND
+    # may name any Django storage backend (configured by that backend's own settings).
+    "reports": {
+        "BACKEND": os.environ.get(
+            "REPORTS_STORAGE_BACKEND", "django.core.files.storage.FileSystemStorage"
+        )
+    },
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if env_bool("STATIC_MANIFEST")
@@ -205,6 +216,19 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": crontab(minute=40, hour=3),
     },
 }
+
+# Posture reports for the organisation and every team: when (five cron fields, UTC; "off" for
+# never; by default 06:00 on the first day of each quarter), and how far back the first looks.
+DAYLIGHT_REPORT_SCHEDULE = os.environ.get("DAYLIGHT_REPORT_SCHEDULE", "0 6 1 1,4,7,10 *").strip()
+if DAYLIGHT_REPORT_SCHEDULE.lower() not in {"", "off"}:
+    _cron = DAYLIGHT_REPORT_SCHEDULE.split()
+    if len(_cron) != 5:
+        raise ImproperlyConfigured("DAYLIGHT_REPORT_SCHEDULE must have five cron fields or be off.")
+    _fields = ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+    CELERY_BEAT_SCHEDULE["daylight-posture-reports"] = {
+        "task": "daylight.posture_reports",
+        "schedule": crontab(**dict(zip(_fields, _cron, strict=True))),
+    }
 
 if REDIS_URL:
     CACHES = {
@@ -331,13 +355,27 @@ DAYLIGHT_RETAIN_GONE_DAYS = env_int("DAYLIGHT_RETAIN_GONE_DAYS", 365)
 DAYLIGHT_RETAIN_AUDIT_DAYS = env_int("DAYLIGHT_RETAIN_AUDIT_DAYS", 0)
 DAYLIGHT_PRUNE_BATCH = env_int("DAYLIGHT_PRUNE_BATCH", 1000)  # rows per delete, one transaction
 
+# --- Posture reports ----------------------------------------------------------------------------
+# The first report of a scope covers this many days; each later one starts where the last ended.
+DAYLIGHT_REPORT_DAYS = env_int("DAYLIGHT_REPORT_DAYS", 91)
+# Who gets the organisation's report by e-mail (none: it is only stored), and whether each team's
+# report goes to the team's contact address.
+DAYLIGHT_REPORT_RECIPIENTS = env_list("DAYLIGHT_REPORT_RECIPIENTS")
+DAYLIGHT_REPORT_EMAIL_TEAMS = env_bool("DAYLIGHT_REPORT_EMAIL_TEAMS")
+DAYLIGHT_REPORT_TIME_LIMIT = env_int("DAYLIGHT_REPORT_TIME_LIMIT", 600)  # seconds per report
+
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # WeasyPrint narrates every page and names each CSS rule meant for browsers only.
+        "weasyprint": {"level": "ERROR"},
+        "fontTools": {"level": "ERROR"},
+    },
 }
 
 if not DEBUG and os.environ.get("DATABASE_URL"):

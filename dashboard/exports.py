@@ -4,6 +4,8 @@ import csv
 
 from django.http import StreamingHttpResponse
 
+from inventory.spreadsheets import spreadsheet_safe
+
 ASSET_COLUMNS = (
     ("key", lambda a: a.key),
     ("name", lambda a: a.name),
@@ -26,16 +28,7 @@ ASSET_COLUMNS = (
     ("last_changed", lambda a: a.last_changed.isoformat()),
     ("gone_at", lambda a: a.gone_at.isoformat() if a.gone_at else ""),
 )
-# A cell starting with one of these is a formula to a spreadsheet; names and tags come from
-# whoever deployed the asset, so such cells are quoted to stay text.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 CHUNK = 2000
-
-
-def spreadsheet_safe(value):
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
 
 
 class _Line:

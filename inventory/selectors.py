@@ -25,7 +25,7 @@ from django.db.models import (
     Subquery,
     Value,
 )
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Cast, Coalesce, TruncDate
 from django.utils import timezone
 
 # The API's label lookup keeps the key a query parameter on every database; the dashboard's
@@ -71,6 +71,12 @@ KIND_ORDER = {kind: position for position, kind in enumerate(AssetKind.values)}
 
 def live_assets():
     return Asset.objects.filter(gone_at__isnull=True)
+
+
+def open_findings(team=None):
+    """Open findings on live assets, of ``team``'s assets when given."""
+    findings = Finding.objects.filter(status=FindingStatus.OPEN, asset__gone_at__isnull=True)
+    return findings if team is None else findings.filter(asset__owner=team)
 
 
 def _posture_counts():
@@ -300,13 +306,12 @@ def _overview_counts(new_since):
     }
 
 
-def lifecycle_findings() -> list[tuple[str, str, int]]:
-    """(rule, label, count): open findings on live assets for the lifecycle rules (EOL,
-    deprecating, stale)."""
+def lifecycle_findings(team=None) -> list[tuple[str, str, int]]:
+    """(rule, label, count): open findings on live assets (of ``team``, when given) for the
+    lifecycle rules (EOL, deprecating, stale)."""
     counts = dict(
-        Finding.objects.filter(
-            rule__in=list(LIFECYCLE_RULES), status=FindingStatus.OPEN, asset__gone_at__isnull=True
-        )
+        open_findings(team)
+        .filter(rule__in=list(LIFECYCLE_RULES))
         .values_list("rule")
         .annotate(count=Count("id"))
         .order_by()
@@ -1169,10 +1174,10 @@ def _support_of(state, ends):
     return {"state": state, "ends": ends}
 
 
-def _runtime_rows(today):
+def _runtime_rows(today, assets=None):
     rows = []
     for runtime, kind, count in (
-        live_assets()
+        (live_assets() if assets is None else assets)
         .exclude(runtime="")
         .values_list("runtime", "kind")
         .annotate(count=Count("id"))
@@ -1190,10 +1195,10 @@ def _runtime_rows(today):
     return sorted(rows, key=lambda r: (_SUPPORT_ORDER.get(_state(r), 9), -r["count"]))
 
 
-def _platform_rows(today):
+def _platform_rows(today, assets=None):
     rows = []
     for kind, provider, version, count in (
-        live_assets()
+        (live_assets() if assets is None else assets)
         .exclude(platform_version="")
         .values_list("kind", "provider", "platform_version")
         .annotate(count=Count("id"))
@@ -1280,3 +1285,301 @@ def warm_rollups(now=None) -> str:
     versions(now)
     ownership_tallies()
     return figures["stamp"]
+
+
+# --- posture reports ------------------------------------------------------------------------
+
+# Untracked assets by how long they have been seen: (name, lower, upper) in days of age.
+AGING_BUCKETS = (
+    ("under_7", None, 7),
+    ("7_to_30", 7, 30),
+    ("30_to_90", 30, 90),
+    ("over_90", 90, None),
+)
+AGING_LABELS = {
+    "under_7": "Under 7 days",
+    "7_to_30": "7 to 30 days",
+    "30_to_90": "30 to 90 days",
+    "over_90": "Over 90 days",
+}
+REPORT_LIST_LIMIT = 20
+# The decisions a report counts, in the order it shows them.
+DECISION_ACTIONS = {
+    "asset.assign": "Assigned to a team",
+    "asset.claim": "Claimed for a team",
+    "asset.accept_risk": "Accepted the risk",
+    "asset.clear_decision": "Cleared the decision",
+}
+ASSET_LIST_FIELDS = (
+    "id",
+    "name",
+    "key",
+    "provider",
+    "kind",
+    "account",
+    "region",
+    "first_seen",
+    "exposed",
+    "eol",
+    "max_severity",
+)
+
+
+def report_assets(team=None, live=True):
+    """The assets a report covers: the organisation's, or those ``team`` owns."""
+    assets = live_assets() if live else Asset.objects.all()
+    return assets if team is None else assets.filter(owner=team)
+
+
+def _asset_line(row, now) -> dict:
+    """One asset in a report's list, as plain JSON-ready values."""
+    severity = row["max_severity"]
+    return {
+        "id": row["id"],
+        "name": row["name"],
+        "key": row["key"],
+        "provider": PROVIDER_LABELS.get(row["provider"], row["provider"]),
+        "kind": KIND_LABELS.get(row["kind"], row["kind"]),
+        "account": row["account"],
+        "region": row["region"],
+        "first_seen": row["first_seen"].date().isoformat(),
+        "age_days": (now - row["first_seen"]).days,
+        "exposed": row["exposed"],
+        "eol": row["eol"],
+        "worst_finding": Severity(severity).label if severity is not None else "",
+    }
+
+
+def _coverage_rows(assets) -> tuple[list[dict], dict]:
+    """Per provider and in all: live assets, how many have an accountable owner (tracked), are
+    accepted risks or untracked, and exposure and end of life. One grouped query."""
+    names = ("total", "tracked", "accepted", "untracked", "exposed", "exposed_untracked")
+    names += ("exposed_accepted", "eol")
+    rows = []
+    for group in assets.values("provider").annotate(**_posture_counts()).order_by():
+        row = {"provider": PROVIDER_LABELS.get(group["provider"], group["provider"])}
+        row.update({name: group[name] for name in names})
+        rows.append(row)
+    rows.sort(key=lambda r: (-r["total"], r["provider"]))
+    totals = {name: sum(row[name] for row in rows) for name in names}
+    for row in [*rows, totals]:
+        row["owned_percent"] = _percent(row["tracked"], row["total"])
+        row["accounted_percent"] = _percent(row["tracked"] + row["accepted"], row["total"])
+        row["exposed_tracked"] = row["exposed"] - row["exposed_untracked"] - row["exposed_accepted"]
+    return rows, totals
+
+
+def _aging(untracked, now) -> list[dict]:
+    """Live untracked assets counted by days since first seen, in one query."""
+    counts = {}
+    for name, lower, upper in AGING_BUCKETS:
+        condition = Q()
+        if lower is not None:
+            condition &= Q(first_seen__lte=now - timedelta(days=lower))
+        if upper is not None:
+            condition &= Q(first_seen__gt=now - timedelta(days=upper))
+        counts[name] = Count("id", filter=condition)
+    row = untracked.aggregate(**counts)
+    return [{"bucket": name, "label": AGING_LABELS[name], "count": row[name]} for name in counts]
+
+
+def _worst_first(assets):
+    return assets.annotate(severity_rank=Coalesce("max_severity", Value(-1))).order_by(
+        "-severity_rank", "first_seen", "id"
+    )
+
+
+def _support_rows(today, assets) -> list[dict]:
+    """Runtimes and platform versions past or near their end of life, most assets first."""
+    rows = []
+    for row in _runtime_rows(today, assets):
+        if _state(row) in ("eol", "deprecating"):
+            rows.append(
+                {
+                    "what": "Runtime",
+                    "version": row["runtime"],
+                    "kind": KIND_LABELS.get(row["kind"], row["kind"]),
+                    "count": row["count"],
+                    "state": _state(row),
+                    "ends": row["support"]["ends"].isoformat() if row["support"]["ends"] else "",
+                }
+            )
+    for row in _platform_rows(today, assets):
+        if _state(row) in ("eol", "deprecating"):
+            rows.append(
+                {
+                    "what": PROVIDER_LABELS.get(row["provider"], row["provider"]),
+                    "version": row["version"],
+                    "kind": KIND_LABELS.get(row["kind"], row["kind"]),
+                    "count": row["count"],
+                    "state": _state(row),
+                    "ends": row["support"]["ends"].isoformat() if row["support"]["ends"] else "",
+                }
+            )
+    rows.sort(key=lambda r: (_SUPPORT_ORDER[r["state"]], -r["count"], r["version"]))
+    return rows
+
+
+def _findings(team) -> dict:
+    from .rules import RULES_BY_SLUG
+
+    findings = open_findings(team)
+    by_severity = dict(findings.values_list("severity").annotate(count=Count("id")).order_by())
+    by_rule = (
+        findings.values_list("rule", "severity")
+        .annotate(count=Count("id"))
+        .order_by("-count", "rule")[:REPORT_LIST_LIMIT]
+    )
+    return {
+        "by_severity": [
+            {"severity": label, "count": by_severity.get(value, 0)}
+            for value, label in reversed(Severity.choices)
+        ],
+        "total": sum(by_severity.values()),
+        "by_rule": [
+            {
+                "rule": rule,
+                "title": RULES_BY_SLUG[rule].title if rule in RULES_BY_SLUG else rule,
+                "severity": Severity(severity).label,
+                "count": count,
+            }
+            for rule, severity, count in by_rule
+        ],
+    }
+
+
+def _team_asset_ids(team):
+    """The ids, as the audit log writes them, of the assets ``team`` owns now."""
+    owned = Asset.objects.filter(owner=team).annotate(text_id=Cast("id", CharField()))
+    return owned.values("text_id")
+
+
+def _changes(team, since, until, now) -> dict:
+    """What happened in the period: assets that came and went, owners that changed, the
+    decisions people took, and accepted risks taken and lapsed."""
+    in_period = Q(at__gt=since, at__lte=until)
+    comings = report_assets(team, live=False).aggregate(
+        new=Count("id", filter=Q(first_seen__gt=since, first_seen__lte=until)),
+        new_untracked=Count(
+            "id",
+            filter=Q(
+                first_seen__gt=since,
+                first_seen__lte=until,
+                tracking=TrackingStatus.UNTRACKED,
+                gone_at__isnull=True,
+            ),
+        ),
+        gone=Count("id", filter=Q(gone_at__gt=since, gone_at__lte=until)),
+    )
+    owner_changes = AssetChange.objects.filter(in_period, field=AssetChange.Field.OWNER)
+    if team is not None:
+        owner_changes = owner_changes.filter(Q(old=team.name) | Q(new=team.name))
+    decisions = AuditLog.objects.filter(in_period, object_type="asset")
+    if team is not None:
+        decisions = decisions.filter(
+            Q(object_id__in=_team_asset_ids(team)) | Q(after__team=team.name)
+        )
+    counts = decisions.aggregate(
+        **{action: Count("id", filter=Q(action=action)) for action in DECISION_ACTIONS},
+        expired=Count("id", filter=Q(action="asset.decision_expired", before__kind="accept")),
+    )
+    new_untracked = (
+        report_assets(team)
+        .filter(first_seen__gt=since, first_seen__lte=until, tracking=TrackingStatus.UNTRACKED)
+        .order_by("-first_seen", "id")
+        .values(*ASSET_LIST_FIELDS)[:REPORT_LIST_LIMIT]
+    )
+    return {
+        **comings,
+        "owner_changes": owner_changes.count(),
+        "decisions": [
+            {"action": action, "label": label, "count": counts[action]}
+            for action, label in DECISION_ACTIONS.items()
+        ],
+        "decisions_total": sum(counts[action] for action in DECISION_ACTIONS),
+        "risks_accepted": counts["asset.accept_risk"],
+        "risks_expired": counts["expired"],
+        "new_untracked_assets": [_asset_line(row, now) for row in new_untracked],
+    }
+
+
+# The headline figures a report compares with the previous one's.
+SUMMARY_FIELDS = (
+    "total",
+    "tracked",
+    "accepted",
+    "untracked",
+    "owned_percent",
+    "accounted_percent",
+    "exposed",
+    "exposed_untracked",
+    "eol",
+    "open_findings",
+    "critical_high",
+)
+
+
+def posture_report(team=None, *, since, until, now=None, previous=None) -> dict:
+    """The figures of a posture report for the organisation (``team`` None) or one team:
+    coverage by provider, untracked assets by age, internet exposure, end of life, open
+    findings by severity, and what changed between ``since`` and ``until``. ``previous`` is the
+    summary of the report before it, to compare with. Plain JSON-ready values; a fixed number
+    of queries whatever the estate, every list bounded."""
+    now = now or timezone.now()
+    assets = report_assets(team)
+    providers, totals = _coverage_rows(assets)
+    untracked = assets.filter(tracking=TrackingStatus.UNTRACKED)
+    findings = _findings(team)
+    severities = {row["severity"]: row["count"] for row in findings["by_severity"]}
+    summary = {
+        **{name: totals[name] for name in SUMMARY_FIELDS if name in totals},
+        "open_findings": findings["total"],
+        "critical_high": severities["Critical"] + severities["High"],
+    }
+    fresh = freshness()
+    return {
+        "scope": team.name if team else "Organisation",
+        "since": since.isoformat(),
+        "until": until.isoformat(),
+        "generated": now.isoformat(),
+        "summary": summary,
+        "compared": _compared(summary, previous),
+        "coverage": {"providers": providers, "totals": totals},
+        "aging": _aging(untracked, now),
+        "oldest_untracked": [
+            _asset_line(row, now)
+            for row in untracked.order_by("first_seen", "id").values(*ASSET_LIST_FIELDS)[
+                :REPORT_LIST_LIMIT
+            ]
+        ],
+        "exposed_untracked": [
+            _asset_line(row, now)
+            for row in _worst_first(untracked.filter(exposed=True)).values(*ASSET_LIST_FIELDS)[
+                :REPORT_LIST_LIMIT
+            ]
+        ],
+        "lifecycle": [
+            {"rule": rule, "label": label, "count": count}
+            for rule, label, count in lifecycle_findings(team)
+        ],
+        "end_of_life": _support_rows(now.date(), assets),
+        "findings": findings,
+        "changes": _changes(team, since, until, now),
+        "freshness": {
+            "scopes": fresh.scopes,
+            "oldest_success": fresh.oldest_success.isoformat() if fresh.oldest_success else "",
+            "not_collected": fresh.not_collected,
+        },
+        "list_limit": REPORT_LIST_LIMIT,
+    }
+
+
+def _compared(summary: dict, previous: dict | None) -> list[dict]:
+    """Each headline figure now, in the previous report, and the difference."""
+    rows = []
+    for name in SUMMARY_FIELDS:
+        before = (previous or {}).get(name)
+        now = summary.get(name)
+        change = now - before if isinstance(now, int) and isinstance(before, int) else None
+        rows.append({"figure": name, "now": now, "before": before, "change": change})
+    return rows

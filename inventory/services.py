@@ -14,6 +14,7 @@ from .models import (
     AuditLog,
     Delivery,
     OwnershipRule,
+    Report,
     Team,
     TrackingDecision,
 )
@@ -292,3 +293,26 @@ def apply_idp_access(user, role: str | None, teams, managed_teams, *, note=""):
 
 def _access_of(user) -> dict:
     return {"role": role_of(user), "teams": sorted(user.teams.values_list("slug", flat=True))}
+
+
+def request_report(actor, team=None, *, email=False) -> Report:
+    """An admin asks for a posture report of the organisation (``team`` None) or one team now;
+    it is made by a task once this commits."""
+    from .reports import making
+
+    with transaction.atomic():
+        report = making.create(team, trigger=Report.Trigger.MANUAL, actor=actor, email=email)
+        audit(
+            actor,
+            "report.generate",
+            report,
+            after={"scope": report.scope_name, "email": email},
+        )
+        transaction.on_commit(partial(_queue_report, report.pk), robust=True)
+    return report
+
+
+def _queue_report(report_id):
+    from .tasks import make_report
+
+    make_report.delay(report_id)

@@ -19,6 +19,7 @@ from .findings import rollup, sync_findings
 from .models import Asset, AssetChange, CollectionRun, Delivery, ExportDestination
 from .normalize import COLLECTED_FIELDS
 from .notifications import events, sending
+from .reports import mail, making
 from .rules import RuleContext, evaluate
 from .siem import export as siem
 from .siem.destinations import ExportFailed
@@ -120,6 +121,42 @@ def export_to_destination(destination_id: int) -> int:
     except siem.Busy:
         logger.info("SIEM export to %s is already running; skipping", destination.name)
         return 0
+
+@shared_task(name="daylight.posture_reports")
+def posture_reports() -> int:
+    """The scheduled posture reports: the organisation's and every team's, each made by a task
+    of its own. Returns how many were asked for."""
+    reports = making.create_scheduled()
+    for report in reports:
+        make_report.delay(report.pk)
+    return len(reports)
+
+
+@shared_task(
+    name="daylight.make_report",
+    soft_time_limit=settings.DAYLIGHT_REPORT_TIME_LIMIT,
+    time_limit=settings.DAYLIGHT_REPORT_TIME_LIMIT + 30,
+)
+def make_report(report_id: int) -> str | None:
+    """Compute, render and store one report (then e-mail it if asked); returns its status."""
+    report = making.make(report_id)
+    return report.status if report else None
+
+
+@shared_task(bind=True, name="daylight.email_report", max_retries=settings.DAYLIGHT_NOTIFY_RETRIES)
+def email_report(self, report_id: int) -> str:
+    """E-mail a ready report, retried with backoff while the mail server refuses; every
+    failure is recorded on the report."""
+    try:
+        report = mail.send(report_id)
+    except mail.SendFailed as exc:
+        if settings.CELERY_TASK_ALWAYS_EAGER or self.request.retries >= self.max_retries:
+            return "failed"
+        delay = settings.DAYLIGHT_NOTIFY_BACKOFF * 2**self.request.retries
+        raise self.retry(
+            exc=exc, countdown=min(delay, settings.DAYLIGHT_NOTIFY_BACKOFF_MAX)
+        ) from None
+    return report.emailed_to if report else ""
 
 
 @shared_task(name="daylight.prune")

@@ -24,6 +24,13 @@ NOW = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture(autouse=True)
+def media_root(settings, tmp_path):
+    """Files a test makes (rendered reports) go to its own folder, never the working tree."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+@pytest.fixture(autouse=True)
 def fast_password_hashing(settings):
     """Real hashing is deliberately slow; tests create many users."""
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -18,6 +18,7 @@ from .identities import ExternalIdentity
 from .leases import Lease
 from .notifications import Delivery, NotificationChannel, NotificationRule
 from .ownership import OwnershipRule, TrackingDecision
+from .reports import Report
 from .runs import CollectionRun, ScopeRun
 from .sources import Scope, Source
 from .teams import Team
@@ -42,6 +43,7 @@ __all__ = [
     "OwnerBasis",
     "OwnershipRule",
     "Provider",
+    "Report",
     "RunStatus",
     "RunTrigger",
     "Scope",
