@@ -35,11 +35,12 @@ DAILY_TASKS = {
     "daylight-prune": "daylight.prune",
 }
 # Notification deliveries whose task was lost are looked for every quarter of an hour; the SIEM
-# export runs every minute.
+# export runs every minute; posture reports are made once a quarter.
 SYSTEM_TASKS = {
     **DAILY_TASKS,
     "daylight-requeue-deliveries": "daylight.requeue_deliveries",
     "daylight-export-siem": "daylight.export_siem",
+    "daylight-posture-reports": "daylight.posture_reports",
 }
 
 
