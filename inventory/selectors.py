@@ -1009,6 +1009,7 @@ AUDIT_ACTIONS = {
     "export_destination.update": "Changed a SIEM destination",
     "export_destination.delete": "Removed a SIEM destination",
     "retention.prune": "Pruned old records",
+    "report.generate": "Asked for a posture report",
 }
 
 
@@ -1042,6 +1043,7 @@ AUDIT_OBJECTS = {
     "notificationchannel": "Notification channel",
     "notificationrule": "Notification rule",
     "ownershiprule": "Ownership rule",
+    "report": "Posture report",
     "source": "Source",
     "team": "Team",
     "user": "User",

@@ -122,6 +122,7 @@ def export_to_destination(destination_id: int) -> int:
         logger.info("SIEM export to %s is already running; skipping", destination.name)
         return 0
 
+
 @shared_task(name="daylight.posture_reports")
 def posture_reports() -> int:
     """The scheduled posture reports: the organisation's and every team's, each made by a task
