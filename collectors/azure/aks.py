@@ -12,10 +12,8 @@ their documented ARM path through the same authenticated pipeline as the other c
 
 from collections.abc import Iterator
 
-from azure.core.exceptions import HttpResponseError
-
 from ..records import DiscoveredAsset, Endpoint
-from .clients import AzureClients, failure
+from .clients import AzureClients, failure, unless_denied
 from .common import PROVIDER, parse_time, resource_group, resource_key
 
 EVERYONE = {"0.0.0.0/0", "::/0"}
@@ -44,14 +42,10 @@ def get_diagnostic_settings(clients: AzureClients, cluster_id: str) -> list[dict
     logging is then unknown)."""
     url = f"{cluster_id}/providers/Microsoft.Insights/diagnosticSettings"
     url += f"?api-version={DIAGNOSTIC_SETTINGS_API}"
-    try:
-        return clients.get_json(url).get("value") or []
-    except HttpResponseError as exc:
-        if exc.status_code == 403:
-            return None
-        raise failure(f"monitor:ListDiagnosticSettings {cluster_id}", exc) from exc
-    except Exception as exc:
-        raise failure(f"monitor:ListDiagnosticSettings {cluster_id}", exc) from exc
+    page = unless_denied(
+        f"monitor:ListDiagnosticSettings {cluster_id}", lambda: clients.get_json(url)
+    )
+    return None if page is None else page.get("value") or []
 
 
 def audit_log_categories(settings: list[dict] | None) -> list[str] | None:

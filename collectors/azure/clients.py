@@ -74,6 +74,19 @@ class AzureClients:
         return response.json()
 
 
+def unless_denied(call: str, read):
+    """``read()``, or None when ARM refuses it (403): what it would tell stays unknown, and the
+    rest of the subscription is still read. Any other error fails the scope, naming ``call``."""
+    try:
+        return read()
+    except HttpResponseError as exc:
+        if exc.status_code == 403:
+            return None
+        raise failure(call, exc) from exc
+    except Exception as exc:
+        raise failure(call, exc) from exc
+
+
 def failure(call: str, exc: Exception) -> CollectorError:
     """A CollectorError naming ``call`` with ARM's status and error code (never a token)."""
     if isinstance(exc, HttpResponseError):

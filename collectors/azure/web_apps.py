@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from azure.core.exceptions import HttpResponseError
 
 from ..records import DiscoveredAsset, Endpoint
-from .clients import AzureClients, failure
+from .clients import AzureClients, failure, unless_denied
 from .common import (
     PROVIDER,
     parse_time,
@@ -80,15 +80,11 @@ def get_auth_settings(clients: AzureClients, group: str, name: str, slot: str = 
     """The app's authsettingsV2 without secrets; None when the credential may not read them
     (the endpoint's auth is then unknown)."""
     method, args = _call("get_auth_settings_v2_without_secrets", group, name, slot)
-    call = f"web:GetAuthSettingsV2 {_label(group, name, slot)}"
-    try:
-        return getattr(clients.web.web_apps, method)(*args).as_dict()
-    except HttpResponseError as exc:
-        if exc.status_code == 403:
-            return None
-        raise failure(call, exc) from exc
-    except Exception as exc:
-        raise failure(call, exc) from exc
+    settings = unless_denied(
+        f"web:GetAuthSettingsV2 {_label(group, name, slot)}",
+        lambda: getattr(clients.web.web_apps, method)(*args),
+    )
+    return None if settings is None else settings.as_dict()
 
 
 def get_app_settings(clients: AzureClients, group: str, name: str, slot: str = "") -> dict | None:
@@ -96,15 +92,12 @@ def get_app_settings(clients: AzureClients, group: str, name: str, slot: str = "
     the credential may not list settings (it needs Microsoft.Web/sites/config/list/action,
     which Reader lacks): the app is still reported, its setting names unknown."""
     method, args = _call("list_application_settings", group, name, slot)
-    call = f"web:ListApplicationSettings {_label(group, name, slot)}"
-    try:
-        settings = getattr(clients.web.web_apps, method)(*args)
-    except HttpResponseError as exc:
-        if exc.status_code == 403:
-            return None
-        raise failure(call, exc) from exc
-    except Exception as exc:
-        raise failure(call, exc) from exc
+    settings = unless_denied(
+        f"web:ListApplicationSettings {_label(group, name, slot)}",
+        lambda: getattr(clients.web.web_apps, method)(*args),
+    )
+    if settings is None:
+        return None
     values = settings.properties or {}
     return {
         "names": sorted(values),
