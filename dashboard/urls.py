@@ -25,6 +25,9 @@ urlpatterns = [
     ),
     path("access/", views.access, name="access"),
     path("versions/", views.versions, name="versions"),
+    path("reports/", views.reports, name="reports"),
+    path("reports/generate/", views.report_generate, name="report-generate"),
+    path("reports/<int:pk>/report.<str:extension>", views.report_file, name="report-file"),
     path("teams/", views.team_list, name="teams"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import Http404, HttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -19,7 +19,7 @@ from kombu.exceptions import OperationalError
 
 from collectors.tasks import collect_source
 from inventory import scoping, selectors, services
-from inventory.models import Asset, CollectionRun, Delivery, RunTrigger, Source, Team
+from inventory.models import Asset, CollectionRun, Delivery, Report, RunTrigger, Source, Team
 from inventory.roles import ADMIN, RECONCILER, has_role
 from inventory.siem.status import export_status
 
@@ -47,6 +47,7 @@ QUEUE_ORDER = [
 ]
 QUEUE_FILTERS = ("q", "provider", "kind", "account", "namespace", "exposed")
 NEWEST_FIRST = {
+    "reports": [SortKey("created_at", True, datetime), SortKey("id", True, int)],
     "runs": [SortKey("started_at", True, datetime), SortKey("id", True, int)],
     "audit": [SortKey("at", True, datetime), SortKey("id", True, int)],
     "access": [SortKey("occurred_at", True, datetime), SortKey("id", True, int)],
@@ -507,3 +508,67 @@ def access(request):
 def versions(request):
     """What runs in which version: runtimes, cluster and engine versions, images."""
     return render(request, "dashboard/versions.html", selectors.versions())
+
+
+# --- posture reports -------------------------------------------------------------------------
+
+REPORT_FILES = {
+    "html": "text/html; charset=utf-8",
+    "pdf": "application/pdf",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@require_safe
+def reports(request):
+    """Posture reports, newest first, with their files; admins ask for one here."""
+    page = keyset_page(
+        scoping.visible_reports(request.user).select_related("requested_by"),
+        NEWEST_FIRST["reports"],
+        after=request.GET.get("after", ""),
+        before=request.GET.get("before", ""),
+    )
+    context = {
+        "page": page,
+        "teams": selectors.teams_for_choice(),
+        "schedule": settings.DAYLIGHT_REPORT_SCHEDULE,
+        "recipients": bool(settings.DAYLIGHT_REPORT_RECIPIENTS),
+        **_page_links({}, page),
+    }
+    return render(request, "dashboard/reports.html", context)
+
+
+@require_POST
+@role_required(ADMIN)
+def report_generate(request):
+    """An admin asks for a report of the organisation or one team now (audited)."""
+    slug = request.POST.get("team", "")
+    team = get_object_or_404(Team, slug=slug) if slug else None
+    try:
+        report = services.request_report(request.user, team, email=bool(request.POST.get("email")))
+    except OperationalError as error:
+        messages.error(request, f"The task queue cannot be reached: {error}")
+        return redirect("dashboard:reports")
+    report.refresh_from_db(fields=["status"])
+    if report.status == Report.Status.READY:
+        messages.success(request, f"Made the {report.scope_name} report: it is listed below.")
+    else:
+        messages.success(request, f"Asked for the {report.scope_name} report; it is made shortly.")
+    return redirect("dashboard:reports")
+
+
+@require_safe
+def report_file(request, pk, extension):
+    """One of a ready report's files: the web page opens in the browser, the others download."""
+    if extension not in REPORT_FILES:
+        raise Http404("No such format.")
+    report = get_object_or_404(scoping.visible_reports(request.user), pk=pk)
+    stored = getattr(report, extension)
+    if report.status != Report.Status.READY or not stored:
+        raise Http404("This report has no files.")
+    return FileResponse(
+        stored.open("rb"),
+        as_attachment=extension != "html",
+        filename=report.filename(extension),
+        content_type=REPORT_FILES[extension],
+    )

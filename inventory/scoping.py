@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
 
-from .models import Asset, Team
+from .models import Asset, Report, Team
 from .roles import RECONCILER, role_of
 
 
@@ -33,6 +33,17 @@ def visible_about_assets(user, rows, field="asset"):
     if not is_scoped(user):
         return rows
     return rows.filter(**{f"{field}__in": visible_assets(user)})
+
+
+def visible_reports(user, reports=None):
+    """Posture reports the user may read: all, or for a scoped reconciler the organisation's
+    and their own teams'."""
+    reports = Report.objects.all() if reports is None else reports
+    if not is_scoped(user):
+        return reports
+    return reports.filter(
+        Q(scope=Report.Scope.ORGANISATION) | Q(team__in=Team.objects.filter(members=user))
+    )
 
 
 def decidable_teams(user, teams):

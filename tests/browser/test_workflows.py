@@ -203,6 +203,7 @@ def tour(live_server, demo_estate):
         ("run", f"/sources/runs/{run.pk}/"),
         ("audit", "/audit/"),
         ("notifications", "/notifications/"),
+        ("reports", "/reports/"),
     ]
 
 

@@ -40,7 +40,6 @@ SYSTEM_TASKS = {
     **DAILY_TASKS,
     "daylight-requeue-deliveries": "daylight.requeue_deliveries",
     "daylight-export-siem": "daylight.export_siem",
-    "daylight-prune": "daylight.prune",
     "daylight-posture-reports": "daylight.posture_reports",
 }
 
