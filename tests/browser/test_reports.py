@@ -5,14 +5,16 @@ downloads its PDF. Screenshots of both pages land with the others."""
 import pytest
 
 from inventory.models import Report
+from tests.inventory.receivers import tasks_in_process
 
 from .conftest import WIDE, screenshot, sign_in
 
+__all__ = ["tasks_in_process"]  # a fixture: the report is made in the server, even with a broker
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
 def test_an_admin_makes_a_report_and_a_viewer_reads_it(
-    live_server, open_page, demo_estate, admin_account, viewer_account
+    live_server, open_page, demo_estate, admin_account, viewer_account, tasks_in_process
 ):
     admin = open_page(WIDE)
     sign_in(admin, live_server.url, "ops")

@@ -10,8 +10,10 @@ from django.urls import reverse
 from django.utils import timezone
 
 from inventory.models import AuditLog, Report
+from tests.inventory.receivers import tasks_in_process
 
 pytestmark = pytest.mark.django_db
+__all__ = ["tasks_in_process"]  # a fixture: reports are made here, even with a broker
 REPORTS = reverse("dashboard:reports")
 GENERATE = reverse("dashboard:report-generate")
 
@@ -75,7 +77,9 @@ def test_a_pending_or_failed_report_has_nothing_to_download(client, viewer):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_an_admin_makes_a_report_that_is_audited_and_listed(client, admin_user, payments):
+def test_an_admin_makes_a_report_that_is_audited_and_listed(
+    client, admin_user, payments, tasks_in_process
+):
     client.force_login(admin_user)
     response = client.post(GENERATE, {"team": "payments"}, follow=True)
     report = Report.objects.get()
