@@ -2,7 +2,7 @@
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_aws_bench \\
         uv run python -m bench.aws [--functions 2000] [--services 500] [--regions 4] \\
-        [--concurrency 4] [--scope-concurrency 1 4] [--repeat 3]
+        [--concurrency 4] [--scope-concurrency 1 4] [--repeat 3] [--latency-ms 0]
 
 Seeds one account in moto (dummy credentials, 127.0.0.1 only), spread evenly over ``--regions``
 regions: ``--functions`` Lambda functions (tags, environment, a function URL on every tenth, a
@@ -16,6 +16,8 @@ and for each ``--scope-concurrency`` (account+region scopes read at once by the 
   rerun     the same again, nothing changed.
 Times are reported as the median and range of the repetitions. API calls are counted with a
 botocore ``before-call`` hook on every client the collector makes, and reported per asset.
+``--latency-ms`` adds a wait before every call is sent, to stand for the network round trip
+to AWS that loopback does not have.
 CloudTrail is left out: moto does not implement LookupEvents.
 
 Each repetition wipes the inventory tables of the database it is given, so the database name
@@ -189,6 +191,17 @@ class CallCounter:
         return taken
 
 
+def round_trip(seconds: float):
+    """A botocore ``before-send`` hook that waits as a request to AWS would: moto on loopback
+    answers in about a millisecond, AWS in tens (the wait releases the interpreter lock, as
+    network I/O does)."""
+
+    def wait(**_):
+        time.sleep(seconds)  # returns None: botocore goes on to send the request
+
+    return wait
+
+
 def collector_config(concurrency: int, regions: list[str]) -> dict:
     return {
         "regions": regions,
@@ -328,6 +341,12 @@ def main() -> None:
         "--scope-concurrency", type=int, nargs="+", default=[1, 4], help="scopes read at once"
     )
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument(
+        "--latency-ms",
+        type=float,
+        default=0,
+        help="added to every API call before it is sent, as a network round trip would be",
+    )
     parser.add_argument("--no-ingest", action="store_true", help="measure the collector alone")
     args = parser.parse_args()
 
@@ -353,6 +372,8 @@ def main() -> None:
         )
         counter = CallCounter()
         session.CLIENT_HOOKS.append(("before-call", counter))
+        if args.latency_ms:
+            session.CLIENT_HOOKS.append(("before-send", round_trip(args.latency_ms / 1000)))
         rows, operations = [], Counter()
         for concurrency in args.concurrency:
             counter.take()
