@@ -77,11 +77,16 @@ class SyslogListener:
         listener = self
 
         class Handler(socketserver.StreamRequestHandler):
+            timeout = 10  # a client that never closes fails the test instead of hanging it
+
             def handle(self):
                 listener.connections.append(self.rfile.read())
 
         class Server(socketserver.ThreadingTCPServer):
-            daemon_threads = True
+            # Not daemon threads: server_close() then waits for every connection's handler, so
+            # what a client sent is all there when the test reads it (under load it was not).
+            daemon_threads = False
+            block_on_close = True
 
             def get_request(self):
                 sock, address = super().get_request()
