@@ -51,6 +51,7 @@ ENV PATH=/app/.venv/bin:$PATH \
     STATIC_MANIFEST=1 \
     MEDIA_ROOT=/var/lib/daylight/media \
     WEB_CONCURRENCY=3 \
+    PROMETHEUS_MULTIPROC_DIR=/tmp/prometheus \
     HOME=/tmp
 
 USER 10001:10001
@@ -58,5 +59,6 @@ EXPOSE 8000
 
 # gunicorn reads WEB_CONCURRENCY (workers) and FORWARDED_ALLOW_IPS (the TLS proxy's address)
 # from the environment. --no-control-socket: it would otherwise create one under $HOME.
-CMD ["gunicorn", "config.wsgi", "--bind", "0.0.0.0:8000", "--worker-tmp-dir", "/tmp", \
-     "--no-control-socket", "--access-logfile", "-"]
+# config/gunicorn.py keeps every worker's request metrics in PROMETHEUS_MULTIPROC_DIR (tmpfs).
+CMD ["gunicorn", "config.wsgi", "--config", "python:config.gunicorn", "--bind", "0.0.0.0:8000", \
+     "--worker-tmp-dir", "/tmp", "--no-control-socket", "--access-logfile", "-"]

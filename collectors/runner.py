@@ -13,16 +13,19 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connections
 from django.utils import timezone
 
+from config.logs import log_context
 from inventory import locks
 from inventory.ingest import ScopeIngest
 from inventory.models import CollectionRun, RunStatus, RunTrigger, Scope, ScopeRun, Source
 
+from . import telemetry
 from .base import Collector, SourceSettings, collector_class
 from .records import ScopeSpec
 
@@ -86,21 +89,29 @@ def run_source(
                 error="Another collection of this source is still running.",
             )
         run = CollectionRun.objects.create(source=source, trigger=trigger, started_at=clock.now())
-        try:
-            collector = collector_class(source.provider)(
-                SourceSettings(source.name, source.provider, source.config, source.endpoint_url),
-                run.started_at,
-            )
-            specs = collector.scopes()
-        except Exception as exc:  # nothing was read, so nothing is touched; say why
-            logger.warning("source %s: cannot list scopes: %s", source.name, describe_error(exc))
-            return _finish(run, clock, [], f"Listing scopes failed: {describe_error(exc)}")
-        workers = scope_workers(collector, len(specs), concurrency)
-        scope_runs = _Collection(run, collector, specs, clock, on_scope).collect(workers)
-        return _finish(run, clock, scope_runs)
+        # Every log line of the run carries these, in the reader threads too (copied contexts).
+        with log_context(run_id=run.pk, source=source.name, provider=source.provider):
+            logger.info("collection started (%s)", trigger)
+            return _collect(run, source, clock, on_scope, concurrency)
 
 
-# What a reader sends to the ingesting thread: (scope index, kind, payload).
+def _collect(run, source, clock, on_scope, concurrency) -> CollectionRun:
+    try:
+        collector = collector_class(source.provider)(
+            SourceSettings(source.name, source.provider, source.config, source.endpoint_url),
+            run.started_at,
+        )
+        specs = collector.scopes()
+    except Exception as exc:  # nothing was read, so nothing is touched; say why
+        logger.warning("source %s: cannot list scopes: %s", source.name, describe_error(exc))
+        return _finish(run, clock, [], f"Listing scopes failed: {describe_error(exc)}")
+    workers = scope_workers(collector, len(specs), concurrency)
+    scope_runs = _Collection(run, collector, specs, clock, on_scope).collect(workers)
+    return _finish(run, clock, scope_runs)
+
+
+# What a reader sends to the ingesting thread: (scope index, kind, payload). ENDED's payload is
+# (the reading's failure or None, the API calls it counted).
 STARTED, RECORDS, ENDED = "started", "records", "ended"
 
 
@@ -117,11 +128,13 @@ class _Collection:
         self.specs = specs
         self.clock = clock
         self.on_scope = on_scope
-        self.cursors = dict(
-            Scope.objects.filter(source=run.source, key__in=[s.key for s in specs]).values_list(
-                "key", "cursor"
-            )
-        )
+        # Made before reading starts, so reader threads know their scope's id for the logs.
+        self.scopes = [
+            Scope.objects.update_or_create(
+                source=run.source, key=spec.key, defaults={"account": spec.account}
+            )[0]
+            for spec in specs
+        ]
         self.stops = [threading.Event() for _ in specs]  # set: the reader should give up
 
     def collect(self, workers: int) -> list[ScopeRun]:
@@ -133,18 +146,22 @@ class _Collection:
         pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="daylight-scope")
         try:
             for index in range(len(self.specs)):
-                pool.submit(self._read, index, inbox)
+                pool.submit(copy_context().run, self._read, index, inbox)
             while len(finished) < len(self.specs):
                 index, kind, payload = inbox.get()
                 if kind == STARTED:
-                    ingesting[index] = _ScopeInProgress(self.run, self.specs[index], self.clock)
+                    ingesting[index] = _ScopeInProgress(
+                        self.run, self.scopes[index], self.specs[index], self.clock
+                    )
                 elif kind == RECORDS:
                     if not ingesting[index].add(payload):
                         self.stops[index].set()  # ingest failed: no use reading further
                 else:
                     if index not in ingesting:  # stopped before it began
-                        ingesting[index] = _ScopeInProgress(self.run, self.specs[index], self.clock)
-                    finished[index] = ingesting.pop(index).end(payload)
+                        ingesting[index] = _ScopeInProgress(
+                            self.run, self.scopes[index], self.specs[index], self.clock
+                        )
+                    finished[index] = ingesting.pop(index).end(*payload)
                     if self.on_scope:
                         self.on_scope(finished[index])
         finally:
@@ -155,22 +172,25 @@ class _Collection:
     def _read(self, index: int, inbox: queue.Queue) -> None:
         """A worker thread: read one scope, sending its records on in chunks."""
         if self.stops[index].is_set():  # the run is being abandoned; this scope never began
-            inbox.put((index, ENDED, ReadingStopped()))
+            inbox.put((index, ENDED, (ReadingStopped(), None)))
             return
         inbox.put((index, STARTED, None))
         failure = None
-        try:
-            self._send_records(index, inbox)
-        except BaseException as exc:  # this scope failed; the others go on
-            failure = exc
-        finally:
-            inbox.put((index, ENDED, failure))
-            connections.close_all()  # collectors do not use the database; if one did, let go
+        scope = self.scopes[index]
+        with log_context(scope_id=scope.pk, scope=scope.key), telemetry.counting() as calls:
+            try:
+                self._send_records(index, inbox)
+            except BaseException as exc:  # this scope failed; the others go on
+                failure = exc
+            finally:
+                inbox.put((index, ENDED, (failure, calls)))
+                connections.close_all()  # collectors do not use the database; if one did, let go
 
     def _send_records(self, index: int, inbox: queue.Queue) -> None:
         stop, spec = self.stops[index], self.specs[index]
         chunk = []
-        records = iter(self.collector.collect(spec, dict(self.cursors.get(spec.key) or {})))
+        cursor = dict(self.scopes[index].cursor or {})
+        records = iter(self.collector.collect(spec, cursor))
         try:
             for record in records:
                 chunk.append(record)
@@ -200,12 +220,10 @@ class _Collection:
 class _ScopeInProgress:
     """One scope's run record and ingest, from its reader's start to its end."""
 
-    def __init__(self, run, spec: ScopeSpec, clock):
+    def __init__(self, run, scope: Scope, spec: ScopeSpec, clock):
         self.spec = spec
         self.clock = clock
-        self.scope, _ = Scope.objects.update_or_create(
-            source=run.source, key=spec.key, defaults={"account": spec.account}
-        )
+        self.scope = scope
         self.scope_run = ScopeRun.objects.create(run=run, scope=self.scope, started_at=clock.now())
         self.ingest = ScopeIngest(self.scope_run)
         self.failure: BaseException | None = None
@@ -215,22 +233,27 @@ class _ScopeInProgress:
         if self.failure is not None:
             return False
         try:
-            for record in records:
-                self.ingest.add(record)
+            with self._logged():
+                for record in records:
+                    self.ingest.add(record)
         except Exception as exc:  # a database fault writing this scope
             self.failure = exc
             return False
         return True
 
-    def end(self, read_failure: BaseException | None) -> ScopeRun:
+    def end(self, read_failure: BaseException | None, calls) -> ScopeRun:
         failure = self.failure or read_failure
-        try:
-            self.ingest.finish(complete=failure is None)
-        except Exception as exc:  # a database fault writing this scope
-            failure = failure or exc
-        return self._record(failure)
+        with self._logged():
+            try:
+                self.ingest.finish(complete=failure is None)
+            except Exception as exc:  # a database fault writing this scope
+                failure = failure or exc
+            return self._record(failure, calls)
 
-    def _record(self, failure) -> ScopeRun:
+    def _logged(self):
+        return log_context(scope_id=self.scope.pk, scope=self.spec.key)
+
+    def _record(self, failure, calls) -> ScopeRun:
         scope_run, scope, ingest = self.scope_run, self.scope, self.ingest
         if failure is not None:
             logger.warning(
@@ -247,8 +270,16 @@ class _ScopeInProgress:
             scope_run.status, scope_run.complete = RunStatus.SUCCEEDED, True
         for name in COUNT_FIELDS:
             setattr(scope_run, name, ingest.counts[name])
+        if calls is not None and calls.reported:
+            scope_run.api_calls, scope_run.throttled = calls.calls, calls.throttled
         scope_run.finished_at = self.clock.now()
         scope_run.save()
+        logger.info(
+            "scope %s %s: seen %d, new %d, changed %d, gone %d",
+            self.spec.key,
+            scope_run.status,
+            *(ingest.counts[name] for name in ("seen", "new", "changed", "gone")),
+        )
 
         scope.last_status, scope.last_run_at = scope_run.status, scope_run.finished_at
         if scope_run.complete:
@@ -275,4 +306,5 @@ def _finish(run, clock, scope_runs, error="") -> CollectionRun:
     )
     run.finished_at = clock.now()
     run.save()
+    logger.info("collection %s: seen %d, new %d, gone %d", run.status, run.seen, run.new, run.gone)
     return run

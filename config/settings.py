@@ -87,6 +87,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "inventory.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -129,6 +130,11 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         "timeout": 20,
     }
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # An unreachable server fails a request (and a health check) in seconds, not minutes.
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", env_int("DATABASE_CONNECT_TIMEOUT", 5)
+    )
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -182,6 +188,9 @@ REDIS_URL = os.environ.get("REDIS_URL") or (
 )
 # No broker: run tasks in-process, which is what the embedded default wants.
 CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
+CELERY_TASK_DEFAULT_QUEUE = "celery"
+# Workers log through LOGGING below (JSON or text) instead of Celery's own format.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_IGNORE_RESULT = True
@@ -364,17 +373,39 @@ DAYLIGHT_REPORT_RECIPIENTS = env_list("DAYLIGHT_REPORT_RECIPIENTS")
 DAYLIGHT_REPORT_EMAIL_TEAMS = env_bool("DAYLIGHT_REPORT_EMAIL_TEAMS")
 DAYLIGHT_REPORT_TIME_LIMIT = env_int("DAYLIGHT_REPORT_TIME_LIMIT", 600)  # seconds per report
 
+# Prometheus scrapes /metrics with "Authorization: Bearer <this>"; without one /metrics is off.
+DAYLIGHT_METRICS_TOKEN = os.environ.get("DAYLIGHT_METRICS_TOKEN", "")
+
+# json: one object per line with time, level, logger, message and, inside a collection, its run,
+# source, provider and scope (config/logs.py). text: the same as a readable line.
+DAYLIGHT_LOG_FORMAT = os.environ.get("DAYLIGHT_LOG_FORMAT", "text").strip().lower()
+if DAYLIGHT_LOG_FORMAT not in {"json", "text"}:
+    raise ImproperlyConfigured("DAYLIGHT_LOG_FORMAT must be json or text.")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "text": {
+            "()": "config.logs.TextFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s %(message)s",
+        },
+        "json": {"()": "config.logs.JsonFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": DAYLIGHT_LOG_FORMAT},
+    },
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
     "loggers": {
         "django.db.backends": {"level": "WARNING"},
         # WeasyPrint narrates every page and names each CSS rule meant for browsers only.
         "weasyprint": {"level": "ERROR"},
         "fontTools": {"level": "ERROR"},
+        # At DEBUG these print whole responses, an assumed role's temporary credentials with
+        # them: never below WARNING, whatever LOG_LEVEL says.
+        "botocore": {"level": "WARNING"},
+        "boto3": {"level": "WARNING"},
+        "urllib3": {"level": "WARNING"},
+        "azure": {"level": "WARNING"},
     },
 }
 

@@ -32,6 +32,7 @@ SETTINGS_ENV = (
     "ALLOWED_HOSTS",
     "DEBUG",
     "SECURE_COOKIES",
+    "DAYLIGHT_LOG_FORMAT",
 )
 PROBE = """
 import json
@@ -50,6 +51,7 @@ print(json.dumps({
     "static_root": str(settings.STATIC_ROOT),
     "use_finders": settings.WHITENOISE_USE_FINDERS,
     "secure_cookies": getattr(settings, "SESSION_COOKIE_SECURE", False),
+    "log_format": settings.LOGGING["handlers"]["console"]["formatter"],
 }))
 """
 
@@ -145,6 +147,36 @@ def test_allowed_hosts_and_static_files_come_from_the_environment(tmp_path):
     assert s["static_root"] == str(tmp_path)
 
 
+def test_log_format_is_text_unless_json_is_asked_for():
+    assert settings_with()["log_format"] == "text"
+    assert settings_with(DAYLIGHT_LOG_FORMAT="JSON")["log_format"] == "json"
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=clean_env(DAYLIGHT_LOG_FORMAT="xml"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "DAYLIGHT_LOG_FORMAT must be json or text" in result.stderr
+
+
+def test_json_logs_are_one_object_per_line_in_a_configured_process():
+    code = "import logging; logging.getLogger('collectors.runner').warning('two\\nlines')"
+    result = subprocess.run(
+        [sys.executable, "manage.py", "shell", "-c", code],
+        cwd=REPO,
+        env=clean_env(DAYLIGHT_LOG_FORMAT="json"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    (line,) = [json.loads(line) for line in result.stderr.splitlines() if line.strip()]
+    assert line["logger"] == "collectors.runner" and line["level"] == "WARNING"
+    assert line["message"] == "two\nlines" and line["time"]
+
+
 # --- docker-compose.yml and the Dockerfile -------------------------------------------------------
 
 APP_SERVICES = ("migrate", "web", "worker", "beat")
@@ -189,7 +221,7 @@ def test_compose_checks_health(compose):
     services = compose["services"]
     assert "pg_isready" in services["postgres"]["healthcheck"]["test"]
     assert "ping" in services["redis"]["healthcheck"]["test"]
-    assert any("/accounts/login/" in part for part in services["web"]["healthcheck"]["test"])
+    assert any(":8000/readyz'" in part for part in services["web"]["healthcheck"]["test"])
     assert "inspect ping" in " ".join(services["worker"]["healthcheck"]["test"])
 
 
@@ -253,9 +285,10 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _get(url: str) -> tuple[int, str]:
+def _get(url: str, headers=None) -> tuple[int, str]:
     try:
-        with urllib.request.urlopen(url, timeout=5) as response:
+        request = urllib.request.Request(url, headers=headers or {})
+        with urllib.request.urlopen(request, timeout=5) as response:
             return response.status, response.read().decode()
     except urllib.error.HTTPError as exc:
         return exc.code, exc.read().decode()
@@ -265,16 +298,21 @@ def test_the_images_commands_serve_the_login_page_with_hashed_static_files(
     compose, dockerfile, tmp_path
 ):
     """collectstatic as the Dockerfile runs it, the migrate service, then the web service's
-    gunicorn command answering its own health check — with HOME pointing nowhere writable."""
+    gunicorn command answering its own health check — with HOME pointing nowhere writable —
+    and /metrics adding up the requests of both its workers."""
     venv_bin = Path(sys.executable).parent
+    metrics_dir = re.search(r"PROMETHEUS_MULTIPROC_DIR=(\S+)", dockerfile).group(1)
+    assert metrics_dir.startswith("/tmp/"), "the only writable place in the container"
     env = clean_env(
         DATABASE_URL=f"sqlite:///{tmp_path / 'daylight.sqlite3'}",
         SECRET_KEY="image-smoke-test",
         STATIC_MANIFEST="1",
         STATIC_ROOT=str(tmp_path / "static"),
         HOME=str(tmp_path / "no-home"),
-        WEB_CONCURRENCY="1",
+        WEB_CONCURRENCY="2",
         SECURE_COOKIES="false",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        DAYLIGHT_METRICS_TOKEN="scrape-me",
     )
     run = {"cwd": REPO, "env": env, "capture_output": True, "text": True, "timeout": 180}
 
@@ -314,6 +352,20 @@ def test_the_images_commands_serve_the_login_page_with_hashed_static_files(
         assert health[:2] == ["CMD", "python"]
         check = [sys.executable, *[part.replace(":8000/", f":{port}/") for part in health[2:]]]
         assert subprocess.run(check, env=env, timeout=30, check=False).returncode == 0
+
+        for _ in range(20):
+            assert _get(f"http://127.0.0.1:{port}/healthz")[0] == 200
+        for _ in range(4):  # whichever worker answers the scrape counts both workers' requests
+            status, text = _get(
+                f"http://127.0.0.1:{port}/metrics", {"Authorization": "Bearer scrape-me"}
+            )
+            assert status == 200
+            healthz = re.search(
+                r'^daylight_http_request_duration_seconds_count\{[^}]*view="healthz"[^}]*\} (\S+)$',
+                text,
+                re.M,
+            )
+            assert healthz and float(healthz.group(1)) == 20, text[-2000:]
     finally:
         server.terminate()
         server.wait(timeout=30)

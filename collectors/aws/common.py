@@ -4,6 +4,7 @@ import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextvars import copy_context
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any, TypeVar
@@ -112,7 +113,8 @@ def ordered_map(
     pending: deque = deque()
     try:
         for item in items:
-            pending.append((item, pool.submit(work, item)))
+            # In a copy of this context: the scope's API call count and log fields go along.
+            pending.append((item, pool.submit(copy_context().run, work, item)))
             if len(pending) >= window:
                 done_item, future = pending.popleft()
                 yield done_item, future.result()

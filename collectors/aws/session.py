@@ -17,7 +17,9 @@ from typing import Any
 import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
+from botocore.retries.standard import ThrottledRetryableChecker
 
+from .. import telemetry
 from ..base import CollectorError
 
 SESSION_NAME = "daylight-collector"
@@ -46,9 +48,27 @@ def refuse_writes(model, **_):
         )
 
 
+THROTTLED_CODES = frozenset(ThrottledRetryableChecker._THROTTLED_ERROR_CODES)
+
+
+def count_attempt(response=None, **_):
+    """botocore ``needs-retry`` handler, called once per HTTP attempt: counts it for the
+    scope's metrics, and whether AWS throttled it. Returns None: retrying is botocore's call."""
+    telemetry.count_call()
+    if response is None:
+        return
+    http_response, parsed = response
+    code = (parsed or {}).get("Error", {}).get("Code", "")
+    if code in THROTTLED_CODES or getattr(http_response, "status_code", 0) == 429:
+        telemetry.count_throttle()
+
+
 # (botocore event, handler) pairs registered on every client Daylight makes: the read-only guard,
-# and whatever a benchmark adds to count calls.
-CLIENT_HOOKS: list[tuple[str, object]] = [("before-call", refuse_writes)]
+# the request counter, and whatever a benchmark adds to count calls.
+CLIENT_HOOKS: list[tuple[str, object]] = [
+    ("before-call", refuse_writes),
+    ("needs-retry", count_attempt),
+]
 
 
 def describe_failure(exc: BaseException) -> str:

@@ -50,6 +50,12 @@ class ScopeRun(RunCounts):
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)
     error = models.TextField(blank=True)
+    api_calls = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Provider API requests sent (empty: not counted)."
+    )
+    throttled = models.PositiveIntegerField(
+        null=True, blank=True, help_text="Requests the provider answered with throttling."
+    )
 
     class Meta:
         ordering = ["run", "scope__key"]

@@ -1,12 +1,16 @@
 """The AWS collector end to end: moto in server mode and a local CloudTrail, through boto3,
 into the real ingest path and database."""
 
+import io
+import json
+import logging
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 
 from collectors.runner import run_source
+from config.logs import JsonFormatter
 from inventory.coverage import uncovered_accounts
 from inventory.models import (
     AccessEvent,
@@ -497,3 +501,51 @@ def test_a_member_account_whose_role_is_refused_fails_alone(estate, trail, gate)
     assert Asset.objects.get(name="poc-api").gone_at is not None  # the other member went on
     assert alive("checkout") and alive("eu-report")
     assert ("sts", "us-east-1", f"AssumeRole {refused_role}") in gate.refused
+
+
+def test_each_scope_counts_its_api_requests_and_throttled_ones(estate, trail, gate):
+    """Every HTTP attempt is counted on its scope's run, in the worker threads too, and the
+    throttled answers separately (botocore retried them, so the run still succeeds)."""
+    source = organization_source(estate, trail, endpoint_url=gate.url)
+    gate.throttled[("lambda", "eu-west-1")] = 2
+    run = run_source(source)
+
+    assert run.status == RunStatus.SUCCEEDED
+    counted = {s.scope.key: (s.api_calls, s.throttled) for s in run.scope_runs.all()}
+    calls, throttled = counted.pop(f"{MAIN}/eu-west-1")
+    assert throttled == 2
+    assert all(t == 0 for _, t in counted.values())
+    # The gate saw every request the collector sent through it, throttled ones included.
+    assert calls > throttled and all(c > 0 for c, _ in counted.values())
+    assert len([r for r in gate.refused if r[2] == "throttled"]) == 2
+
+
+def test_a_runs_logs_carry_its_ids_and_never_a_credential(estate, trail, gate, monkeypatch):
+    """Everything logged during a collection that assumes roles and fails one region, at DEBUG:
+    the key in the environment and the assumed roles' temporary keys never appear."""
+    secret = "daylight-secret-" + "f00d" * 8
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
+    source = organization_source(estate, trail, endpoint_url=gate.url)
+    gate.denied.add(("lambda", "eu-west-1"))
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        run = run_source(source)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+    text = stream.getvalue()
+    lines = [json.loads(line) for line in text.splitlines()]
+    assert run.status == RunStatus.PARTIAL
+    warnings = [line for line in lines if line["level"] == "WARNING"]
+    failed = {line["scope"] for line in warnings if line["logger"] == "collectors.runner"}
+    assert f"{MAIN}/eu-west-1" in failed and f"{MAIN}/us-east-1" not in failed
+    assert all(line["run_id"] == run.pk for line in lines if line["logger"].startswith("collect"))
+    assert secret not in text
+    assert "SecretAccessKey" not in text and "SessionToken" not in text
