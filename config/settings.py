@@ -78,6 +78,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "django_celery_beat",
     "inventory",
     "collectors",
@@ -86,6 +87,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "inventory.metrics.RequestMetricsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -265,6 +267,7 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Inventory of containers, clusters and serverless functions, and who owns them.",
     "VERSION": "1",
     "SERVE_INCLUDE_SCHEMA": False,
+    "REDOC_DIST": "SIDECAR",  # served from our static files, not a CDN
 }
 
 # --- Daylight ----------------------------------------------------------------------------------
@@ -409,6 +412,20 @@ LOGGING = {
     },
 }
 
-if not DEBUG and os.environ.get("DATABASE_URL"):
-    SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
-    CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", True)
+# --- HTTPS ---------------------------------------------------------------------------------------
+# Production (DATABASE_URL set, DEBUG off) is served over HTTPS, normally by a TLS proxy in front
+# of gunicorn: gunicorn marks requests from FORWARDED_ALLOW_IPS carrying X-Forwarded-Proto: https
+# as secure. Behind another server, SECURE_PROXY_SSL_HEADER=HTTP_X_FORWARDED_PROTO tells Django
+# to trust that header itself (only if the proxy always sets it). SECURE_COOKIES=false turns all
+# of this off for a deployment that really is plain HTTP.
+HTTPS = not DEBUG and bool(os.environ.get("DATABASE_URL")) and env_bool("SECURE_COOKIES", True)
+SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = HTTPS
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", HTTPS)
+# Probes and Prometheus call these over plain HTTP from inside the network.
+SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", HTTPS)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", HTTPS)
+if proxy_header := os.environ.get("SECURE_PROXY_SSL_HEADER"):
+    SECURE_PROXY_SSL_HEADER = (proxy_header, "https")
+SESSION_COOKIE_HTTPONLY = True

@@ -36,6 +36,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
+@pytest.fixture(autouse=True)
+def plain_http(settings):
+    """The test client and live server speak plain HTTP, where production redirects to HTTPS
+    (tests/test_settings.py checks the production settings themselves)."""
+    settings.SECURE_SSL_REDIRECT = False
+
+
 def make_user(username, role):
     user = User.objects.create_user(username, password="correct-horse-battery")
     if role == ADMIN:  # as `manage.py adduser --role admin` makes them

@@ -33,6 +33,12 @@ SETTINGS_ENV = (
     "DEBUG",
     "SECURE_COOKIES",
     "DAYLIGHT_LOG_FORMAT",
+    "SECURE_SSL_REDIRECT",
+    "SECURE_HSTS_SECONDS",
+    "SECURE_HSTS_INCLUDE_SUBDOMAINS",
+    "SECURE_HSTS_PRELOAD",
+    "SECURE_PROXY_SSL_HEADER",
+    "DAYLIGHT_METRICS_TOKEN",
 )
 PROBE = """
 import json
@@ -52,6 +58,9 @@ print(json.dumps({
     "use_finders": settings.WHITENOISE_USE_FINDERS,
     "secure_cookies": getattr(settings, "SESSION_COOKIE_SECURE", False),
     "log_format": settings.LOGGING["handlers"]["console"]["formatter"],
+    "ssl_redirect": settings.SECURE_SSL_REDIRECT,
+    "hsts": settings.SECURE_HSTS_SECONDS,
+    "proxy_header": getattr(settings, "SECURE_PROXY_SSL_HEADER", None),
 }))
 """
 
@@ -99,6 +108,42 @@ def test_database_url_selects_postgresql():
 def test_secure_cookies_can_be_turned_off_for_plain_http():
     s = settings_with(DATABASE_URL="postgres://u@db/x", SECRET_KEY="k", SECURE_COOKIES="false")
     assert s["secure_cookies"] is False
+    assert s["ssl_redirect"] is False and s["hsts"] == 0
+
+
+def test_production_redirects_to_https_with_hsts_and_can_trust_a_proxy_header():
+    s = settings_with(DATABASE_URL="postgres://u@db/x", SECRET_KEY="k")
+    assert s["ssl_redirect"] is True and s["hsts"] == 31536000
+    assert s["proxy_header"] is None
+    s = settings_with(
+        DATABASE_URL="postgres://u@db/x",
+        SECRET_KEY="k",
+        SECURE_HSTS_SECONDS="300",
+        SECURE_PROXY_SSL_HEADER="HTTP_X_FORWARDED_PROTO",
+    )
+    assert s["hsts"] == 300 and s["proxy_header"] == ["HTTP_X_FORWARDED_PROTO", "https"]
+    assert settings_with()["ssl_redirect"] is False  # embedded: plain HTTP on loopback
+
+
+def test_check_deploy_is_clean_with_production_settings():
+    """``manage.py check --deploy`` as a production container runs it: PostgreSQL, Redis and
+    a real secret key from the environment, DEBUG off; any warning fails."""
+    result = subprocess.run(
+        [sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+        cwd=REPO,
+        env=clean_env(
+            DATABASE_URL="postgres://daylight:pw@db.internal:5432/daylight",
+            CELERY_BROKER_URL="redis://redis.internal:6379/0",
+            SECRET_KEY="k3y-" + "Zq8v_Lr2-Xw9Tn4pYb7Hc1Md6Fg0Js5KaEu3WoRi" * 2,
+            ALLOWED_HOSTS="daylight.example.com",
+            DAYLIGHT_METRICS_TOKEN="t",
+        ),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues (0 silenced)." in result.stdout
 
 
 def test_secret_key_is_required_when_database_url_is_set():

@@ -119,3 +119,10 @@ def test_readyz_reports_pending_migrations(tmp_path):
     status, body = result.stdout.strip().splitlines()[-1].split(" ", 1)
     assert status == "503"
     assert '"migrations": "pending"' in body and '"database": "ok"' in body
+
+
+def test_probes_are_not_redirected_to_https(client, db, settings):
+    settings.SECURE_SSL_REDIRECT = True
+    assert client.get("/accounts/login/").status_code == 301
+    assert client.get("/healthz").status_code == 200
+    assert client.get("/readyz").status_code == 200
