@@ -313,9 +313,18 @@ OIDC_DEFAULT_ROLE = os.environ.get("OIDC_DEFAULT_ROLE", "")
 _roles = {*OIDC_ROLE_GROUPS.values(), OIDC_DEFAULT_ROLE} - {"", "viewer", "reconciler", "admin"}
 if _roles:
     raise ImproperlyConfigured(f"OIDC roles must be viewer, reconciler or admin: {sorted(_roles)}")
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "inventory.signin_limits.LockoutBackend",  # first: refuses locked-out names outright
+    "django.contrib.auth.backends.ModelBackend",
+]
 if OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("inventory.sso.OIDCBackend")
+
+# Failed password sign-ins (inventory/signin_limits.py): this many from one address for one
+# user name, or this many for one name from anywhere, lock it out for DAYLIGHT_SIGNIN_LOCKOUT s.
+DAYLIGHT_SIGNIN_FAILURES = env_int("DAYLIGHT_SIGNIN_FAILURES", 5)
+DAYLIGHT_SIGNIN_FAILURES_PER_NAME = env_int("DAYLIGHT_SIGNIN_FAILURES_PER_NAME", 20)
+DAYLIGHT_SIGNIN_LOCKOUT = env_int("DAYLIGHT_SIGNIN_LOCKOUT", 900)
 
 # A reconciler decides only for their teams' assets and the unowned pool.
 DAYLIGHT_TEAM_SCOPING = env_bool("DAYLIGHT_TEAM_SCOPING")

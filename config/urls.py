@@ -3,6 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
 
+from dashboard.forms import SignInForm
 from inventory import sso
 
 from . import views
@@ -12,7 +13,11 @@ urlpatterns = [
     path("readyz", views.readyz, name="readyz"),
     path("metrics", views.prometheus_metrics, name="metrics"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", login_not_required(auth_views.LoginView.as_view()), name="login"),
+    path(
+        "accounts/login/",
+        login_not_required(auth_views.LoginView.as_view(authentication_form=SignInForm)),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     # Single sign-on: both answer 404 unless it is configured.
     path(

@@ -5,12 +5,13 @@ from datetime import datetime, time, timedelta
 from urllib.parse import urlencode
 
 from django import forms
+from django.contrib.auth.forms import AuthenticationForm
 from django.core.exceptions import ValidationError
 from django.db.models import Max
 from django.http import QueryDict
 from django.utils import timezone
 
-from inventory import selectors, services
+from inventory import selectors, services, signin_limits
 from inventory.models import Asset, OwnershipRule, Provider, RunStatus, Team
 from inventory.selectors import AUDIT_OBJECTS
 
@@ -254,3 +255,20 @@ class SavedViewForm(forms.Form):
             name=data["name"],
             defaults={"query": data["query"], "shared": data["shared"]},
         )
+
+
+class SignInForm(AuthenticationForm):
+    """Django's sign-in form, which says so when the name is locked out after failed attempts
+    (inventory.signin_limits) instead of blaming the password."""
+
+    locked_out = False
+
+    def clean(self):
+        username = self.cleaned_data.get("username")
+        if username and signin_limits.is_locked_out(self.request, username):
+            self.locked_out = True
+            raise ValidationError("Too many failed sign-ins.", code="locked_out")
+        return super().clean()
+
+    def lockout_minutes(self):
+        return signin_limits.lockout_minutes()

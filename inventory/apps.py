@@ -18,6 +18,6 @@ class InventoryConfig(AppConfig):
     verbose_name = "Inventory"
 
     def ready(self):
-        from . import signals  # noqa: F401
+        from . import signals, signin_limits  # noqa: F401
 
         post_migrate.connect(ensure_roles, sender=self)

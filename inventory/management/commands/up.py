@@ -108,4 +108,9 @@ class Command(BaseCommand):
             login_file=login_file or default_login_file(), demo=not no_demo, stdout=self.stdout
         )
         self.stdout.write(self.style.SUCCESS(welcome(port, login)))
+        # Plain HTTP on loopback, whatever DATABASE_URL says: no HTTPS redirect, HSTS or
+        # secure-only cookies, which would make the page unreachable or the sign-in impossible.
+        settings.SECURE_SSL_REDIRECT = False
+        settings.SECURE_HSTS_SECONDS = 0
+        settings.SESSION_COOKIE_SECURE = settings.CSRF_COOKIE_SECURE = False
         call_command("runserver", f"127.0.0.1:{port}", use_reloader=False)
