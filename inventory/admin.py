@@ -1,9 +1,11 @@
 from django.contrib import admin
 from django.db import models
+from django.template.response import TemplateResponse
 
 from . import services
 from .models import (
     AccessEvent,
+    ApiToken,
     Asset,
     AuditLog,
     CollectionRun,
@@ -197,3 +199,56 @@ class ExportDestinationAdmin(AuditedAdmin):
     list_display = ("name", "kind", "host", "port", "tls", "url", "path", "enabled")
     list_filter = ("kind", "enabled")
     inlines = [ExportCursorInline]
+
+
+@admin.register(ApiToken)
+class ApiTokenAdmin(admin.ModelAdmin):
+    """Issue (the secret is shown once, in the confirmation) and revoke; nothing else changes."""
+
+    list_display = (
+        "name",
+        "user",
+        "scope",
+        "prefix",
+        "created_at",
+        "expires_at",
+        "last_used_at",
+        "revoked_at",
+    )
+    list_filter = ("scope", ("revoked_at", admin.EmptyFieldListFilter))
+    search_fields = ("name", "user__username", "prefix")
+    fields = ("user", "name", "scope", "expires_at")
+    readonly_fields = ("prefix", "created_at", "last_used_at", "revoked_at")
+    actions = ["revoke"]
+
+    def get_fields(self, request, obj=None):
+        return self.fields if obj is None else (*self.fields, *self.readonly_fields)
+
+    def get_readonly_fields(self, request, obj=None):
+        return () if obj is None else (*self.fields, *self.readonly_fields)
+
+    def has_change_permission(self, request, obj=None):
+        return False  # a token is issued or revoked (the action), never edited
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # revoked tokens stay, so the audit log's references stay meaningful
+
+    def save_model(self, request, obj, form, change):
+        obj.issued_secret = services.issue_api_token(obj, request.user)
+
+    def response_add(self, request, obj, post_url_continue=None):
+        """The secret, once, on the page itself: never in a message, cookie or session."""
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "API token issued",
+            "token": obj,
+            "secret": obj.issued_secret,
+            "opts": self.opts,
+        }
+        response = TemplateResponse(request, "admin/inventory/apitoken/issued.html", context)
+        return response
+
+    @admin.action(description="Revoke the selected tokens")
+    def revoke(self, request, queryset):
+        revoked = sum(services.revoke_api_token(token, request.user) for token in queryset)
+        self.message_user(request, f"Revoked {revoked} token{'s' if revoked != 1 else ''}.")

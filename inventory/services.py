@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import (
+    ApiToken,
     Asset,
     AssetChange,
     AuditLog,
@@ -316,3 +317,27 @@ def _queue_report(report_id):
     from .tasks import make_report
 
     make_report.delay(report_id)
+
+
+def issue_api_token(token: ApiToken, actor) -> str:
+    """Save a new API token with a fresh secret, audited. Returns the secret: it is shown once
+    and stored nowhere (the database keeps its hash)."""
+    with transaction.atomic():
+        secret = token.set_new_secret()
+        token.full_clean()
+        token.save()
+        audit(actor, "api_token.create", token, after=token.snapshot())
+    return secret
+
+
+def revoke_api_token(token: ApiToken, actor) -> bool:
+    """Refuse the token from now on, audited. False if it was revoked already."""
+    with transaction.atomic():
+        token = ApiToken.objects.select_for_update().get(pk=token.pk)
+        if token.revoked_at is not None:
+            return False
+        before = token.snapshot()
+        token.revoked_at = timezone.now()
+        token.save(update_fields=["revoked_at"])
+        audit(actor, "api_token.revoke", token, before=before, after=token.snapshot())
+    return True

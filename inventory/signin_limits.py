@@ -16,6 +16,7 @@ import hashlib
 
 from django.conf import settings
 from django.contrib.auth import user_logged_in, user_login_failed
+from django.contrib.auth.backends import ModelBackend
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
 from django.dispatch import receiver
@@ -73,4 +74,5 @@ class LockoutBackend:
         return None
 
     def get_user(self, user_id):
-        return None
+        # Sessions name the backend that signed them in; Django's test client names this one.
+        return ModelBackend().get_user(user_id)

@@ -12,6 +12,7 @@ from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.authtoken.serializers import AuthTokenSerializer
 
 from inventory import scoping
 from inventory.credentials import CREDENTIALS_ADVICE, credential_paths
@@ -30,6 +31,7 @@ from inventory.models import (
     ScopeRun,
     Source,
     Team,
+    TokenScope,
     TrackingDecision,
 )
 
@@ -476,3 +478,11 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "note",
         ]
         read_only_fields = fields
+
+
+class IssueTokenSerializer(AuthTokenSerializer):
+    """A user name and password in; a new token of this scope out."""
+
+    name = serializers.CharField(max_length=100, default="API token")
+    scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.READ)
+    expires_days = serializers.IntegerField(min_value=1, max_value=3650, required=False)

@@ -1,6 +1,5 @@
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView
-from rest_framework.authtoken.views import obtain_auth_token
 from rest_framework.routers import DefaultRouter
 
 from config.middleware import relaxed_for_api_docs
@@ -18,7 +17,7 @@ router.register("events", views.AccessEventViewSet, basename="event")
 router.register("audit", views.AuditLogViewSet, basename="audit")
 
 urlpatterns = [
-    path("v1/auth/token/", obtain_auth_token, name="api-token"),
+    path("v1/auth/token/", views.IssueTokenView.as_view(), name="api-token"),
     path("v1/", include(router.urls)),
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(

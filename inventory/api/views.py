@@ -3,21 +3,27 @@ filters and serializer. Writes go through ``inventory.services`` so people's cha
 the same way whether they come from the API, the dashboard or the admin.
 """
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subquery, Value, When
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from kombu.exceptions import OperationalError
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
+from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from collectors.tasks import collect_source
 from inventory import scoping, services
 from inventory.models import (
     AccessEvent,
+    ApiToken,
     Asset,
     AssetChange,
     AuditLog,
@@ -326,3 +332,36 @@ class AuditLogViewSet(ReadOnlyViewSet):
     serializer_class = serializers.AuditLogSerializer
     filterset_class = filtersets.AuditLogFilterSet
     ordering_fields = ["at"]
+
+
+class IssueTokenView(APIView):
+    """``POST /api/v1/auth/token/``: a script trades its user's password for a new token, shown
+    once. Read-only unless it asks for ``"scope": "write"``; never more than the user's role.
+    Failed passwords count towards the sign-in limits."""
+
+    authentication_classes = []
+    permission_classes = [AllowAny]
+
+    @extend_schema(request=serializers.IssueTokenSerializer, responses={201: OpenApiResponse()})
+    def post(self, request):
+        form = serializers.IssueTokenSerializer(data=request.data, context={"request": request})
+        form.is_valid(raise_exception=True)
+        data = form.validated_data
+        days = data.get("expires_days")
+        token = ApiToken(
+            user=data["user"],
+            name=data["name"],
+            scope=data["scope"],
+            expires_at=timezone.now() + timedelta(days=days) if days else None,
+        )
+        secret = services.issue_api_token(token, data["user"])
+        return Response(
+            {
+                "token": secret,
+                "id": token.pk,
+                "name": token.name,
+                "scope": token.scope,
+                "expires_at": token.expires_at,
+            },
+            status=status.HTTP_201_CREATED,
+        )

@@ -22,9 +22,11 @@ from .reports import Report
 from .runs import CollectionRun, ScopeRun
 from .sources import Scope, Source
 from .teams import Team
+from .tokens import ApiToken, TokenScope
 
 __all__ = [
     "AccessEvent",
+    "ApiToken",
     "Asset",
     "AssetChange",
     "AssetKind",
@@ -51,6 +53,7 @@ __all__ = [
     "Severity",
     "Source",
     "Team",
+    "TokenScope",
     "TrackingDecision",
     "TrackingStatus",
 ]

@@ -22,18 +22,18 @@ CLUSTER = "k8s://prod"
 
 @pytest.fixture
 def api(db):
-    """A factory: an API client that signs in as ``user`` with a token it obtains from
-    /api/v1/auth/token/, exactly as a script would; anonymous without a user."""
+    """A factory: an API client that signs in as ``user`` with a token of ``scope`` it obtains
+    from /api/v1/auth/token/, exactly as a script would; anonymous without a user."""
 
-    def make(user=None):
+    def make(user=None, scope="write"):
         client = APIClient()
         if user is not None:
             response = client.post(
                 "/api/v1/auth/token/",
-                {"username": user.username, "password": PASSWORD},
+                {"username": user.username, "password": PASSWORD, "scope": scope},
                 format="json",
             )
-            assert response.status_code == 200, response.content
+            assert response.status_code == 201, response.content
             client.credentials(HTTP_AUTHORIZATION=f"Token {response.json()['token']}")
         return client
 

@@ -65,13 +65,16 @@ def test_token_endpoint_refuses_a_wrong_password(api, viewer):
     assert "token" not in response.json()
 
 
-def test_token_endpoint_issues_the_users_token(api, viewer):
+def test_token_endpoint_issues_a_new_read_only_token(api, viewer):
     response = api().post(
         "/api/v1/auth/token/", {"username": viewer.username, "password": PASSWORD}, format="json"
     )
 
-    assert response.status_code == 200
-    assert response.json()["token"] == User.objects.get(pk=viewer.pk).auth_token.key
+    assert response.status_code == 201
+    body = response.json()
+    token = User.objects.get(pk=viewer.pk).api_tokens.get()
+    assert body["id"] == token.pk and body["scope"] == "read" and body["expires_at"] is None
+    assert body["token"].startswith(token.prefix) and token.key_hash != body["token"]
 
 
 def test_a_user_without_a_role_cannot_read(api, estate):

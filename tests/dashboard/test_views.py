@@ -76,6 +76,7 @@ def test_every_role_sees_the_overview_and_only_admins_the_administration(client,
     assert 'aria-current="page"' in page
     assert (reverse("admin:index") in page) is administers
     assert ("Administration" in page) is administers
+    assert (reverse("admin:inventory_apitoken_changelist") in page) is administers
 
 
 def test_a_user_without_a_role_reads_nothing_and_is_told_so(client, estate):
