@@ -5,6 +5,7 @@ from datetime import UTC, datetime
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.test import override_settings
 
 from collectors.records import AccessRecord, DiscoveredAsset, Endpoint, ScopeSpec
 from inventory.ingest import ScopeIngest
@@ -36,11 +37,13 @@ def fast_password_hashing(settings):
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
-@pytest.fixture(autouse=True)
-def plain_http(settings):
+@pytest.fixture(autouse=True, scope="session")
+def plain_http():
     """The test client and live server speak plain HTTP, where production redirects to HTTPS
-    (tests/test_settings.py checks the production settings themselves)."""
-    settings.SECURE_SSL_REDIRECT = False
+    (tests/test_settings.py checks the production settings themselves). For the whole session:
+    the live server's middleware reads the setting once, when it starts."""
+    with override_settings(SECURE_SSL_REDIRECT=False):
+        yield
 
 
 def make_user(username, role):
