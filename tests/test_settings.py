@@ -9,6 +9,7 @@ run (collectstatic, migrate, gunicorn, the health check) are run here the same w
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -314,6 +315,29 @@ def test_dockerfile_builds_a_slim_non_root_image_from_the_lock_file(dockerfile):
     assert re.search(r"STATIC_MANIFEST=1 \\\s+\S*python manage.py collectstatic", dockerfile)
     assert re.search(r"^USER 10001:10001$", dockerfile, re.M)
     assert re.search(r"^\s+STATIC_MANIFEST=1 \\$", dockerfile, re.M), "runtime serves the manifest"
+
+
+def test_compose_validates_and_resolves_the_hardening(tmp_path):
+    """Compose's own reading of the file (Debian's docker-compose; no engine is needed): it is
+    valid, and after interpolation the web service is still non-root on a read-only root."""
+    binary = shutil.which("docker-compose")
+    if binary is None:
+        pytest.skip("docker-compose is not installed (bash .ci/test installs it)")
+    shutil.copy(REPO / "docker-compose.yml", tmp_path)
+    (tmp_path / ".env").write_text(
+        "SECRET_KEY=compose-config-only\nPOSTGRES_PASSWORD=pw\n"
+        "DATABASE_URL=postgres://daylight:pw@postgres:5432/daylight\n"
+    )
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [binary, "config"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    web = yaml.safe_load(result.stdout)["services"]["web"]
+    assert web["user"] == "10001:10001" and web["read_only"] is True
+    assert web["cap_drop"] == ["ALL"] and web["security_opt"] == ["no-new-privileges:true"]
+    assert web["tmpfs"] == ["/tmp"]
+    assert web["environment"]["ALLOWED_HOSTS"] == "localhost,127.0.0.1"
 
 
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image():
