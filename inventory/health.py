@@ -18,10 +18,13 @@ _migrations_applied = False  # once true in a process it stays true: nothing un-
 
 def check_database() -> str:
     try:
-        with transaction.atomic(), connection.cursor() as cursor:
-            if connection.vendor == "postgresql":
+        if connection.vendor == "postgresql":
+            with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute("SET LOCAL statement_timeout = %s", [int(TIMEOUT_SECONDS * 1000)])
-            cursor.execute("SELECT 1")
+                cursor.execute("SELECT 1")
+        else:  # no transaction: SQLite's IMMEDIATE mode would take the write lock
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1")
         return OK
     except DatabaseError as exc:
         logger.warning("health: database check failed: %s", type(exc).__name__)
