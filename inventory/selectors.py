@@ -1260,8 +1260,9 @@ def _image_rows():
 
 
 def versions(now=None) -> dict:
-    """Runtimes, platform versions and images of the live estate, with their support state:
-    counted once per change of the data."""
+    """Runtimes, platform versions and images of the live estate, with their support state.
+    Only collections change what runs where, so they are counted again after a collection, not
+    after every decision (a decision on a million assets' estate would cost seconds here)."""
     today = (now or timezone.now()).date()
 
     def build():
@@ -1271,7 +1272,7 @@ def versions(now=None) -> dict:
             **_image_rows(),
         }
 
-    return rollup(f"versions:{today}", data_stamp(), build)
+    return rollup(f"versions:{today}", _collections_stamp(), build)
 
 
 # --- warming --------------------------------------------------------------------------------

@@ -353,6 +353,29 @@ def test_cached_figures_follow_decisions_and_collections(client, viewer, estate,
     assert text_of(page_of(client.get("/")), "untracked-count") == "3"
 
 
+def test_decisions_leave_the_cached_versions_alone_collections_do_not(
+    client, viewer, estate, payments
+):
+    from inventory import services
+
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    cold = queries_for(client, "/versions/")
+    warm = queries_for(client, "/versions/")
+    assert warm < cold
+    assert image_count(page_of(client.get("/versions/"))) == "4"
+    services.assign_owner([Asset.objects.get(key="fn://acct-a/1")], payments, viewer)
+    assert queries_for(client, "/versions/") == warm  # what runs where did not change
+    estate("prod", {"acct-a": 6}, release=2)
+    assert image_count(page_of(client.get("/versions/"))) == "6"
+
+
+def image_count(page: str) -> str:
+    """How many live assets run the estate's one function image, as the versions page says."""
+    row = page.split('data-repository="registry.internal.example/fn"')[1].split("</tr>")[0]
+    return re.sub(r"<[^>]+>", "", re.search(r'<td class="num">(.*?)</td>', row).group(1)).strip()
+
+
 def test_warming_the_rollups_spares_the_next_page_view_its_counting(client, viewer, estate):
     from inventory.selectors import warm_rollups
 
