@@ -15,8 +15,10 @@ consistent with the findings. ``--reuse`` keeps an estate of the same size loade
 Measuring: each page is requested with Django's test Client as a signed-in user of the role the
 page is for; the first request is reported on its own (cold caches), then ``--repeat`` more give
 the median and 95th percentile. Queries per page are counted on every request ("8/15": warm /
-cold). ``--indexes none`` drops, in this database only, the PostgreSQL-only indexes inventory's
-models declare for the dashboard (``inventory.models.indexes``), to measure what they buy.
+cold). Last, one reconciler decision is made and the pages with estate-wide figures are
+requested once: what a decision costs the next view. ``--indexes none`` drops, in this
+database only, the PostgreSQL-only indexes inventory's models declare for the dashboard
+(``inventory.models.indexes``), to measure what they buy.
 
 The database named by DATABASE_URL is wiped: the command refuses to run against one that holds
 sources it did not create, unless ``--force``.
@@ -548,7 +550,34 @@ def measure(repeat: int):
             f"p95 {p95:8.1f} ms   queries {'/'.join(map(str, sorted(queries)))}",
             flush=True,
         )
-    return results
+    return results, clients
+
+
+AFTER_DECISION = ("overview", "teams", "versions")
+
+
+def measure_after_decision(clients):
+    """The first view of the pages with estate-wide figures after one reconciler decision (the
+    figures are warm before it): what a decision costs the next person who looks."""
+    from django.contrib.auth.models import User
+    from django.urls import reverse
+
+    from inventory import services
+    from inventory.models import Asset, Team
+    from inventory.selectors import warm_rollups
+
+    warm_rollups()
+    target = Asset.objects.filter(gone_at__isnull=True, tracking="untracked").order_by("id")[0]
+    team = Team.objects.get(slug=TEAMS[0])
+    services.assign_owner([target], team, User.objects.get(username="bench-reconciler"))
+    print("First view after one decision (figures warm before it):")
+    for name in AFTER_DECISION:
+        started = time.perf_counter()
+        response = clients["viewer"].get(reverse(f"dashboard:{name}"))
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            sys.exit(f"{name} answered {response.status_code}")
+        print(f"  {name:38} {elapsed:8.1f} ms", flush=True)
 
 
 def main():
@@ -584,7 +613,8 @@ def main():
         load(args.assets, args.force)
     set_indexes(args.indexes)
     print(f"Requesting every page {args.repeat + 1} times:")
-    measure(args.repeat)
+    _, clients = measure(args.repeat)
+    measure_after_decision(clients)
 
 
 if __name__ == "__main__":
