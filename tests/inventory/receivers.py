@@ -3,7 +3,6 @@ an HTTP server that records what is posted and answers with scripted statuses, a
 server (aiosmtpd) that keeps the messages it accepts."""
 
 import json
-import logging
 import socket
 import threading
 from dataclasses import dataclass, field
@@ -103,13 +102,7 @@ def smtp_server(settings):
     try:
         yield inbox
     finally:
-        # Stopping cancels any connection still open; aiosmtpd logs that as an error from its own
-        # thread after pytest has closed the captured stream ("--- Logging error ---" noise).
-        logging.getLogger("mail.log").disabled = True
-        try:
-            controller.stop()
-        finally:
-            logging.getLogger("mail.log").disabled = False
+        controller.stop()
 
 
 @pytest.fixture
