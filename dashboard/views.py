@@ -9,7 +9,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Q
-from django.http import FileResponse, Http404, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -20,6 +20,7 @@ from kombu.exceptions import OperationalError
 from collectors.tasks import collect_source
 from inventory import scoping, selectors, services
 from inventory.models import Asset, CollectionRun, Delivery, Report, RunTrigger, Source, Team
+from inventory.reports import files as report_files
 from inventory.roles import ADMIN, RECONCILER, has_role
 from inventory.siem.status import export_status
 
@@ -512,12 +513,6 @@ def versions(request):
 
 # --- posture reports -------------------------------------------------------------------------
 
-REPORT_FILES = {
-    "html": "text/html; charset=utf-8",
-    "pdf": "application/pdf",
-    "csv": "text/csv; charset=utf-8",
-}
-
 
 @require_safe
 def reports(request):
@@ -560,15 +555,7 @@ def report_generate(request):
 @require_safe
 def report_file(request, pk, extension):
     """One of a ready report's files: the web page opens in the browser, the others download."""
-    if extension not in REPORT_FILES:
+    if extension not in report_files.CONTENT_TYPES:
         raise Http404("No such format.")
     report = get_object_or_404(scoping.visible_reports(request.user), pk=pk)
-    stored = getattr(report, extension)
-    if report.status != Report.Status.READY or not stored:
-        raise Http404("This report has no files.")
-    return FileResponse(
-        stored.open("rb"),
-        as_attachment=extension != "html",
-        filename=report.filename(extension),
-        content_type=REPORT_FILES[extension],
-    )
+    return report_files.file_response(report, extension)

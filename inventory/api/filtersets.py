@@ -16,6 +16,7 @@ from inventory.models import (
     FindingCategory,
     FindingStatus,
     Provider,
+    Report,
     RunStatus,
     Severity,
     TrackingStatus,
@@ -144,6 +145,18 @@ class CollectionRunFilterSet(filters.FilterSet):
 
     class Meta:
         model = CollectionRun
+        fields = []
+
+
+class ReportFilterSet(filters.FilterSet):
+    scope = filters.ChoiceFilter(choices=Report.Scope.choices)
+    team = filters.CharFilter(field_name="scope_slug")
+    status = filters.ChoiceFilter(choices=Report.Status.choices)
+    created_after = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="gte")
+    created_before = filters.IsoDateTimeFilter(field_name="created_at", lookup_expr="lt")
+
+    class Meta:
+        model = Report
         fields = []
 
 

@@ -6,6 +6,7 @@ Writes that are human decisions or configuration changes are applied by ``invent
 
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.urls import reverse
 from django.utils import timezone
 from drf_spectacular.extensions import OpenApiSerializerFieldExtension
 from drf_spectacular.plumbing import ResolvedComponent, build_choice_field
@@ -27,6 +28,7 @@ from inventory.models import (
     FindingStatus,
     OwnershipRule,
     Provider,
+    Report,
     RunStatus,
     ScopeRun,
     Source,
@@ -34,6 +36,7 @@ from inventory.models import (
     TokenScope,
     TrackingDecision,
 )
+from inventory.reports.files import CONTENT_TYPES
 
 # Bulk decisions apply in one transaction with one audit row per asset: keep them reviewable.
 MAX_BULK_ASSETS = 1000
@@ -478,6 +481,58 @@ class AuditLogSerializer(serializers.ModelSerializer):
             "note",
         ]
         read_only_fields = fields
+
+
+class ReportFilesSerializer(serializers.Serializer):
+    """Where each of a ready report's files downloads from (null until it is ready)."""
+
+    html = serializers.URLField(allow_null=True)
+    pdf = serializers.URLField(allow_null=True)
+    csv = serializers.URLField(allow_null=True)
+
+
+class ReportSerializer(serializers.ModelSerializer):
+    scope = NamedChoiceField(Report.Scope, "ReportScope", read_only=True)
+    team = serializers.SerializerMethodField(
+        help_text="The team's slug; null for the organisation."
+    )
+    status = NamedChoiceField(Report.Status, "ReportStatus", read_only=True)
+    trigger = NamedChoiceField(Report.Trigger, "ReportTrigger", read_only=True)
+    files = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Report
+        fields = [
+            "id",
+            "scope",
+            "team",
+            "scope_name",
+            "period_start",
+            "period_end",
+            "created_at",
+            "finished_at",
+            "status",
+            "trigger",
+            "files",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field({"type": "string", "nullable": True})
+    def get_team(self, report) -> str | None:
+        return report.scope_slug if report.scope == Report.Scope.TEAM else None
+
+    @extend_schema_field(ReportFilesSerializer)
+    def get_files(self, report) -> dict:
+        ready = report.status == Report.Status.READY
+        request = self.context["request"]
+        return {
+            extension: request.build_absolute_uri(
+                reverse("report-download", args=[report.pk, extension])
+            )
+            if ready and getattr(report, extension)
+            else None
+            for extension in CONTENT_TYPES
+        }
 
 
 class IssueTokenSerializer(AuthTokenSerializer):

@@ -15,6 +15,7 @@ router.register("sources", views.SourceViewSet, basename="source")
 router.register("runs", views.CollectionRunViewSet, basename="run")
 router.register("events", views.AccessEventViewSet, basename="event")
 router.register("audit", views.AuditLogViewSet, basename="audit")
+router.register("reports", views.ReportViewSet, basename="report")
 
 urlpatterns = [
     path("v1/auth/token/", views.IssueTokenView.as_view(), name="api-token"),

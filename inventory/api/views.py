@@ -10,11 +10,18 @@ from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subq
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
-from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
 from kombu.exceptions import OperationalError
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import APIException
+from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -36,6 +43,7 @@ from inventory.models import (
     Source,
     Team,
 )
+from inventory.reports import files as report_files
 
 from . import filtersets, serializers
 from .permissions import RECONCILER
@@ -332,6 +340,60 @@ class AuditLogViewSet(ReadOnlyViewSet):
     serializer_class = serializers.AuditLogSerializer
     filterset_class = filtersets.AuditLogFilterSet
     ordering_fields = ["at"]
+
+
+# --- posture reports ----------------------------------------------------------------------------
+
+
+class FileContentNegotiation(DefaultContentNegotiation):
+    """A download answers with its file whatever the client accepts; only an error is rendered,
+    as JSON (a client asking for ``application/pdf`` must not get 406 instead of the file)."""
+
+    def select_renderer(self, request, renderers, format_suffix=None):
+        return renderers[0], renderers[0].media_type
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List posture reports, newest first, with their download links"),
+    retrieve=extend_schema(summary="One posture report and its download links"),
+)
+class ReportViewSet(ReadOnlyViewSet):
+    """Posture reports of the organisation and of each team, as on the dashboard's Reports page:
+    a reconciler scoped to teams sees the organisation's and their own teams'."""
+
+    serializer_class = serializers.ReportSerializer
+    filterset_class = filtersets.ReportFilterSet
+    ordering_fields = ["created_at", "period_end"]
+
+    def get_queryset(self):
+        return scoping.visible_reports(self.request.user)
+
+    @extend_schema(
+        summary="Download a ready report as a web page, PDF or CSV",
+        description="The file itself (the web page inline, the others as attachments); 404 "
+        "while the report is being made or if making it failed.",
+        parameters=[
+            OpenApiParameter(
+                "extension",
+                OpenApiTypes.STR,
+                OpenApiParameter.PATH,
+                enum=list(report_files.CONTENT_TYPES),
+            )
+        ],
+        responses={
+            (200, content_type.split(";")[0]): OpenApiTypes.BINARY
+            for content_type in report_files.CONTENT_TYPES.values()
+        }
+        | {404: OpenApiResponse(description="No such report, or it has no files (yet).")},
+    )
+    @action(
+        detail=True,
+        url_path=r"download/(?P<extension>html|pdf|csv)",
+        url_name="download",
+        content_negotiation_class=FileContentNegotiation,
+    )
+    def download(self, request, pk=None, extension=None):
+        return report_files.file_response(self.get_object(), extension)
 
 
 class IssueTokenView(APIView):

@@ -25,6 +25,9 @@ def test_schema_generates_without_warnings_and_lists_key_paths(tmp_path):
         "/api/v1/runs/",
         "/api/v1/events/",
         "/api/v1/audit/",
+        "/api/v1/reports/",
+        "/api/v1/reports/{id}/",
+        "/api/v1/reports/{id}/download/{extension}/",
     ):
         assert path in paths, path
     asset_filters = {p["name"] for p in paths["/api/v1/assets/"]["get"]["parameters"]}
@@ -32,6 +35,18 @@ def test_schema_generates_without_warnings_and_lists_key_paths(tmp_path):
     assert "post" in paths["/api/v1/assets/{id}/decision/"]
     assert "202" in paths["/api/v1/sources/{id}/run/"]["post"]["responses"]
     assert "tokenAuth" in schema["components"]["securitySchemes"]
+    download = paths["/api/v1/reports/{id}/download/{extension}/"]["get"]
+    assert set(download["responses"]["200"]["content"]) == {
+        "text/html",
+        "application/pdf",
+        "text/csv",
+    }
+    extension = next(p for p in download["parameters"] if p["name"] == "extension")
+    assert extension["schema"]["enum"] == ["csv", "html", "pdf"]
+    report = schema["components"]["schemas"]["Report"]["properties"]
+    assert {"id", "scope", "team", "period_start", "period_end", "created_at", "files"} <= set(
+        report
+    )
 
 
 def test_schema_and_docs_are_served(api, viewer):
