@@ -373,6 +373,14 @@ DAYLIGHT_RETAIN_CHANGES_DAYS = env_int("DAYLIGHT_RETAIN_CHANGES_DAYS", 730)
 DAYLIGHT_RETAIN_RUNS_DAYS = env_int("DAYLIGHT_RETAIN_RUNS_DAYS", 180)
 DAYLIGHT_RETAIN_GONE_DAYS = env_int("DAYLIGHT_RETAIN_GONE_DAYS", 365)
 DAYLIGHT_RETAIN_AUDIT_DAYS = env_int("DAYLIGHT_RETAIN_AUDIT_DAYS", 0)
+# Notification messages: sent ones after this many days; failed ones are kept longer, being the
+# record of what never arrived. Pending ones (still being tried) are never pruned.
+DAYLIGHT_RETAIN_DELIVERIES_DAYS = env_int("DAYLIGHT_RETAIN_DELIVERIES_DAYS", 90)
+DAYLIGHT_RETAIN_FAILED_DELIVERIES_DAYS = env_int("DAYLIGHT_RETAIN_FAILED_DELIVERIES_DAYS", 365)
+# Posture reports (with their files): older than this many days, or beyond the newest N of their
+# scope. Both 0 by default: reports are evidence. Each scope's latest ready report always stays.
+DAYLIGHT_RETAIN_REPORTS_DAYS = env_int("DAYLIGHT_RETAIN_REPORTS_DAYS", 0)
+DAYLIGHT_RETAIN_REPORTS_KEEP = env_int("DAYLIGHT_RETAIN_REPORTS_KEEP", 0)
 DAYLIGHT_PRUNE_BATCH = env_int("DAYLIGHT_PRUNE_BATCH", 1000)  # rows per delete, one transaction
 
 # --- Posture reports ----------------------------------------------------------------------------

@@ -2,13 +2,18 @@
 
 Each batch is a range of primary keys deleted in its own transaction, so no table is locked for
 long and a collection running meanwhile waits at most one batch. Periods come from settings
-(DAYLIGHT_RETAIN_*; 0 keeps forever). The audit log is evidence: it is kept forever unless
-DAYLIGHT_RETAIN_AUDIT_DAYS is set.
+(DAYLIGHT_RETAIN_*; 0 keeps forever). The audit log and posture reports are evidence: they are
+kept forever unless their own settings say otherwise, and each scope's latest report always
+stays (the next one compares with it).
 
 While an enabled SIEM destination takes a stream, nothing of that stream is pruned before the
 destination acknowledged it: pruning holds back rather than lose a record the SIEM never got.
 """
 
+import contextlib
+import logging
+import os
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 from django.conf import settings
@@ -22,12 +27,17 @@ from .models import (
     AssetChange,
     AuditLog,
     CollectionRun,
+    Delivery,
     ExportCursor,
     ExportDestination,
+    Report,
     RunStatus,
     TrackingDecision,
 )
+from .models.reports import report_storage
 from .siem.records import STREAMS, streams_for
+
+logger = logging.getLogger(__name__)
 
 UNBOUNDED = 2**63 - 1
 EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
@@ -55,6 +65,17 @@ def prune(now=None) -> dict[str, int]:
     if cutoff := _cutoff("DAYLIGHT_RETAIN_AUDIT_DAYS", now):
         entries = AuditLog.objects.filter(at__lt=cutoff, pk__lte=held["audit"])
         counts["audit_entries"] = delete_in_batches(entries)
+    if cutoff := _cutoff("DAYLIGHT_RETAIN_DELIVERIES_DAYS", now):
+        sent = Delivery.objects.filter(status=Delivery.Status.SENT, sent_at__lt=cutoff)
+        counts["deliveries_sent"] = delete_in_batches(sent)
+    if cutoff := _cutoff("DAYLIGHT_RETAIN_FAILED_DELIVERIES_DAYS", now):
+        last_failed_before = Q(last_attempt_at__lt=cutoff) | Q(
+            last_attempt_at__isnull=True, created_at__lt=cutoff
+        )
+        failed = Delivery.objects.filter(last_failed_before, status=Delivery.Status.FAILED)
+        counts["deliveries_failed"] = delete_in_batches(failed)
+    if settings.DAYLIGHT_RETAIN_REPORTS_DAYS or settings.DAYLIGHT_RETAIN_REPORTS_KEEP:
+        counts["reports"] = prune_reports(reports_past_retention(now))
     if any(counts.values()):
         audit(None, "retention.prune", object_type="retention", after=counts)
     return counts
@@ -133,3 +154,56 @@ def prune_gone_assets(cutoff, held) -> int:
             TrackingDecision.objects.filter(asset_id__in=ids).delete()
             _, per_model = Asset.objects.filter(pk__in=ids).delete()
         deleted += per_model.get(Asset._meta.label, 0)
+
+
+def reports_past_retention(now) -> list[int]:
+    """Reports created before DAYLIGHT_RETAIN_REPORTS_DAYS, or beyond the newest
+    DAYLIGHT_RETAIN_REPORTS_KEEP of their scope (the organisation, or one team). Never one being
+    made, nor a scope's latest ready report: the next report starts from it and compares with it.
+    Reports are few (a handful per scope and year), so they are sorted here."""
+    cutoff = _cutoff("DAYLIGHT_RETAIN_REPORTS_DAYS", now)
+    keep = settings.DAYLIGHT_RETAIN_REPORTS_KEEP
+    newer = Counter()
+    baselines = set()
+    doomed = []
+    rows = (
+        Report.objects.exclude(status=Report.Status.PENDING)
+        .order_by("-period_end", "-id")
+        .values_list("pk", "scope", "team_id", "scope_slug", "status", "created_at")
+    )
+    for pk, scope, team_id, slug, status, created_at in rows:
+        group = (scope, team_id, slug)
+        newer[group] += 1
+        if status == Report.Status.READY and group not in baselines:
+            baselines.add(group)
+        elif (keep and newer[group] > keep) or (cutoff and created_at < cutoff):
+            doomed.append(pk)
+    return doomed
+
+
+def prune_reports(ids: list[int]) -> int:
+    """Delete these reports in batches, and their stored files once each batch's rows are gone
+    (a file left behind by a failure is only untidy; a row without its file would be broken)."""
+    storage = report_storage()
+    batch_size = settings.DAYLIGHT_PRUNE_BATCH
+    deleted = 0
+    for start in range(0, len(ids), batch_size):
+        batch = Report.objects.filter(pk__in=ids[start : start + batch_size])
+        files = [name for row in batch.values_list("html", "pdf", "csv") for name in row if name]
+        with transaction.atomic():
+            deleted += batch.delete()[0]
+        for name in files:
+            _delete_file(storage, name)
+    return deleted
+
+
+def _delete_file(storage, name: str) -> None:
+    try:
+        storage.delete(name)
+    except OSError as exc:
+        logger.warning("retention: cannot delete the report file %s: %s", name, exc)
+        return
+    # A local folder per report (MEDIA_ROOT/reports/YYYY/MM/<id>/) goes once it is empty; other
+    # storages have no folders (NotImplementedError).
+    with contextlib.suppress(NotImplementedError, OSError):
+        os.rmdir(os.path.dirname(storage.path(name)))

@@ -2,6 +2,7 @@
 what is newer stays; the SIEM export holds back what it has not yet delivered; the audit log is
 kept unless its own period is set."""
 
+import os
 from datetime import timedelta
 
 import pytest
@@ -15,13 +16,19 @@ from inventory.models import (
     AssetChange,
     AuditLog,
     CollectionRun,
+    Delivery,
     ExportCursor,
     ExportDestination,
     Finding,
+    NotificationChannel,
+    Report,
     RunStatus,
     ScopeRun,
+    Team,
     TrackingDecision,
 )
+from inventory.models.reports import report_storage
+from tests.dashboard.test_reports import stored_report
 
 pytestmark = pytest.mark.django_db
 DAY = timedelta(days=1)
@@ -89,6 +96,8 @@ def test_what_is_past_its_period_goes_and_the_rest_stays(aged, now):
         "access_events": 2,  # plat's and pay's old ones; shadow's went with it
         "asset_changes": counts["asset_changes"],
         "runs": 1,
+        "deliveries_sent": 0,
+        "deliveries_failed": 0,
     }
     assert counts["asset_changes"] > 0
     entry = AuditLog.objects.get(action="retention.prune")
@@ -99,6 +108,8 @@ def test_what_is_past_its_period_goes_and_the_rest_stays(aged, now):
         "access_events": 0,
         "asset_changes": 0,
         "runs": 0,
+        "deliveries_sent": 0,
+        "deliveries_failed": 0,
     }
     assert AuditLog.objects.filter(action="retention.prune").count() == 1  # nothing more to say
 
@@ -186,3 +197,91 @@ def test_the_scheduled_task_prunes(aged, tasks_in_process):
     from inventory.tasks import prune
 
     assert prune.delay().get()["gone_assets"] == 1
+
+
+def _delivery(channel, key, status, *, created_days, attempted_days=None, sent_days=None):
+    delivery = Delivery.objects.create(
+        channel=channel, event="exposed", key=key, title=key, status=status
+    )
+    Delivery.objects.filter(pk=delivery.pk).update(
+        created_at=timezone.now() - created_days * DAY,
+        last_attempt_at=timezone.now() - attempted_days * DAY if attempted_days else None,
+        sent_at=timezone.now() - sent_days * DAY if sent_days else None,
+    )
+    return key
+
+
+def test_sent_deliveries_go_after_their_period_and_failed_ones_are_kept_longer(now):
+    hook = NotificationChannel.objects.create(name="hook", kind="webhook", url="http://x.example")
+    sent = Delivery.Status.SENT
+    failed = Delivery.Status.FAILED
+    _delivery(hook, "sent-old", sent, created_days=100, attempted_days=100, sent_days=100)
+    _delivery(hook, "sent-new", sent, created_days=10, attempted_days=10, sent_days=10)
+    # Failed 100 days ago although made long before (sent again from the Notifications page).
+    _delivery(hook, "failed-recently", failed, created_days=500, attempted_days=100)
+    _delivery(hook, "failed-old", failed, created_days=400, attempted_days=400)
+    _delivery(hook, "failed-unattempted", failed, created_days=400)  # its variable was missing
+    _delivery(hook, "pending-old", Delivery.Status.PENDING, created_days=500)
+
+    counts = retention.prune(now)
+
+    assert (counts["deliveries_sent"], counts["deliveries_failed"]) == (1, 2)
+    left = set(Delivery.objects.values_list("key", flat=True))
+    assert left == {"sent-new", "failed-recently", "pending-old"}
+
+
+def _report(team=None, *, days, status=Report.Status.READY):
+    report = stored_report(team)
+    at = timezone.now() - days * DAY
+    Report.objects.filter(pk=report.pk).update(created_at=at, period_end=at, status=status)
+    return report
+
+
+def _stored(report) -> bool:
+    storage = report_storage()
+    return all(storage.exists(getattr(report, ext).name) for ext in ("html", "pdf", "csv"))
+
+
+def test_reports_are_kept_forever_by_default(now):
+    _report(days=5000)
+    _report(days=4000)
+    assert "reports" not in retention.prune(now)
+    assert Report.objects.count() == 2
+
+
+def test_reports_past_their_period_go_with_their_files_but_each_scope_keeps_its_latest(
+    now, settings, media_root
+):
+    settings.DAYLIGHT_RETAIN_REPORTS_DAYS = 365
+    payments = Team.objects.create(name="Payments", slug="payments")
+    oldest, older, latest = _report(days=400), _report(days=300), _report(days=200)
+    failed = _report(days=500, status=Report.Status.FAILED)
+    being_made = _report(days=500, status=Report.Status.PENDING)
+    team_only = _report(payments, days=900)  # the team's latest: the next one compares with it
+
+    assert retention.prune(now)["reports"] == 2
+
+    kept = set(Report.objects.values_list("pk", flat=True))
+    assert kept == {older.pk, latest.pk, being_made.pk, team_only.pk}
+    assert not any(_stored(r) for r in (oldest, failed)) and _stored(older) and _stored(team_only)
+    folder = media_root / os.path.dirname(oldest.pdf.name)
+    assert not folder.exists() and folder.parent.exists()  # the report's own folder went
+    entry = AuditLog.objects.get(action="retention.prune")
+    assert entry.after["reports"] == 2
+
+
+def test_only_the_newest_reports_of_each_scope_are_kept_in_batches(now, settings):
+    settings.DAYLIGHT_RETAIN_REPORTS_KEEP = 2
+    settings.DAYLIGHT_PRUNE_BATCH = 2
+    payments = Team.objects.create(name="Payments", slug="payments")
+    organisation = [_report(days=days) for days in (10, 20, 30, 40, 50, 60)]
+    team = [_report(payments, days=days) for days in (15, 25, 35)]
+
+    log = DeleteLog()
+    with connection.execute_wrapper(log):
+        assert retention.prune(now)["reports"] == 5
+
+    assert log.rows("inventory_report") == [2, 2, 1]
+    kept = set(Report.objects.values_list("pk", flat=True))
+    assert kept == {r.pk for r in organisation[:2] + team[:2]}
+    assert retention.prune(now)["reports"] == 0
