@@ -17,11 +17,11 @@ from contextvars import copy_context
 from datetime import datetime, timedelta
 
 from django.conf import settings
-from django.db import connections
+from django.db import connections, transaction
 from django.utils import timezone
 
 from config.logs import log_context
-from inventory import locks
+from inventory import locks, metrics
 from inventory.ingest import ScopeIngest
 from inventory.models import CollectionRun, RunStatus, RunTrigger, Scope, ScopeRun, Source
 
@@ -80,14 +80,17 @@ def run_source(
     with locks.hold(f"source:{source.pk}") as acquired:
         if not acquired:
             started = clock.now()
-            return CollectionRun.objects.create(
-                source=source,
-                trigger=trigger,
-                status=RunStatus.SKIPPED,
-                started_at=started,
-                finished_at=started,
-                error="Another collection of this source is still running.",
-            )
+            with transaction.atomic():
+                skipped = CollectionRun.objects.create(
+                    source=source,
+                    trigger=trigger,
+                    status=RunStatus.SKIPPED,
+                    started_at=started,
+                    finished_at=started,
+                    error="Another collection of this source is still running.",
+                )
+                metrics.count_finished_run(skipped)
+            return skipped
         run = CollectionRun.objects.create(source=source, trigger=trigger, started_at=clock.now())
         # Every log line of the run carries these, in the reader threads too (copied contexts).
         with log_context(run_id=run.pk, source=source.name, provider=source.provider):
@@ -273,7 +276,9 @@ class _ScopeInProgress:
         if calls is not None and calls.reported:
             scope_run.api_calls, scope_run.throttled = calls.calls, calls.throttled
         scope_run.finished_at = self.clock.now()
-        scope_run.save()
+        with transaction.atomic():
+            scope_run.save()
+            metrics.count_finished_scope(scope_run, scope.source.provider, scope.source.name)
         logger.info(
             "scope %s %s: seen %d, new %d, changed %d, gone %d",
             self.spec.key,
@@ -305,6 +310,8 @@ def _finish(run, clock, scope_runs, error="") -> CollectionRun:
         or "\n".join(f"{s.scope.key}: {s.error}" for s in scope_runs if s.error)[: MAX_ERROR * 5]
     )
     run.finished_at = clock.now()
-    run.save()
+    with transaction.atomic():
+        run.save()
+        metrics.count_finished_run(run)
     logger.info("collection %s: seen %d, new %d, gone %d", run.status, run.seen, run.new, run.gone)
     return run

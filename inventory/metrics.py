@@ -3,9 +3,10 @@
 Two kinds, gathered in two ways so every process is counted without sharing memory:
 
 - Collection runs, scopes and the Celery queue are read from the database and the broker when
-  Prometheus scrapes. Runs happen in Celery workers (other processes, often other containers);
-  their outcome is already recorded in CollectionRun/ScopeRun rows, so the database is the one
-  place that has seen them all.
+  Prometheus scrapes. Runs happen in Celery workers (other processes, often other containers),
+  so each finished run and scope adds to running totals in the database (CollectionTotal, in
+  the transaction that records it): the one place that has seen them all, and one that
+  retention never prunes, so the counters only ever grow.
 - Request latency happens in the web process. Under gunicorn's several workers it is kept by
   prometheus_client's multiprocess mode (``PROMETHEUS_MULTIPROC_DIR``, see config/gunicorn.py);
   without that variable (``manage.py up``, tests) the one process keeps it in memory.
@@ -14,15 +15,14 @@ Two kinds, gathered in two ways so every process is counted without sharing memo
 import logging
 import os
 import time
-from datetime import timedelta
 
 from django.conf import settings
-from django.db.models import Count, DurationField, ExpressionWrapper, F, Q, Sum
+from django.db import connection
 from prometheus_client import CollectorRegistry, Histogram, generate_latest, multiprocess
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily
 
 from .health import broker_client
-from .models import CollectionRun, RunStatus, Scope, ScopeRun
+from .models import CollectionRun, CollectionTotal, RunStatus, Scope, ScopeRun
 
 logger = logging.getLogger(__name__)
 
@@ -57,21 +57,78 @@ class RequestMetricsMiddleware:
         return response
 
 
-def _duration():
-    return ExpressionWrapper(F("finished_at") - F("started_at"), output_field=DurationField())
+# --- totals, added to as runs finish --------------------------------------------------------
+
+ASSET_CHANGES = ("seen", "new", "changed", "gone")
+PROVIDER_WIDE = ("", "")  # (source, scope) of a total kept per provider only
+
+
+def count_finished_run(run: CollectionRun) -> None:
+    """Add a finished run (or a skipped one) to the totals; call it in the transaction that
+    saves the run, so a run is counted exactly when it is recorded."""
+    provider, source = run.source.provider, run.source.name
+    amounts = {(provider, source, "", f"runs:{run.status}"): 1}
+    if run.status != RunStatus.SKIPPED:
+        wide = (provider, *PROVIDER_WIDE)
+        seconds = run.duration.total_seconds()
+        amounts |= {(*wide, f"assets:{change}"): getattr(run, change) for change in ASSET_CHANGES}
+        amounts |= {(*wide, "duration:count"): 1, (*wide, "duration:sum"): seconds}
+        amounts |= {(*wide, f"duration:le:{b}"): int(seconds <= b) for b in RUN_DURATION_BUCKETS}
+    add_totals(amounts)
+
+
+def count_finished_scope(scope_run: ScopeRun, provider: str, source: str) -> None:
+    """Add a finished scope read (a failure, the API calls it counted) to the totals; call it in
+    the transaction that saves the scope run."""
+    amounts = {}
+    if scope_run.status == RunStatus.FAILED:
+        amounts[(provider, source, scope_run.scope.key, "scope_failures")] = 1
+    if scope_run.api_calls is not None:
+        amounts[(provider, *PROVIDER_WIDE, "api_calls")] = scope_run.api_calls
+        amounts[(provider, *PROVIDER_WIDE, "api_throttled")] = scope_run.throttled or 0
+    add_totals(amounts)
+
+
+def add_totals(amounts: dict[tuple[str, str, str, str], float]) -> None:
+    """Add ``amounts`` ({(provider, source, scope, measure): amount}) to the totals in one
+    statement: an upsert PostgreSQL and SQLite both speak, so two workers finishing at once
+    never lose an addition. Keys go in order, so concurrent runs lock shared rows alike."""
+    if not amounts:
+        return
+    table = connection.ops.quote_name(CollectionTotal._meta.db_table)
+    rows = sorted(amounts.items())
+    placeholders = ", ".join(["(%s, %s, %s, %s, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (provider, source, scope, measure, value) VALUES {placeholders} "
+            "ON CONFLICT (provider, source, scope, measure) "
+            f"DO UPDATE SET value = {table}.value + excluded.value",
+            [part for key, amount in rows for part in (*key, amount)],
+        )
+
+
+# --- the scrape ----------------------------------------------------------------------------
 
 
 class CollectionMetrics:
-    """A prometheus_client collector reading the recorded runs at scrape time. Counters are
-    totals over the runs the database keeps; pruning old runs shows as a counter reset."""
+    """A prometheus_client collector reading the collection totals and the scopes' last
+    successes at scrape time. The totals only grow (see CollectionTotal), so the counters never
+    fall when retention prunes the runs they counted."""
 
     def collect(self):
-        yield from self._runs()
-        yield from self._durations()
-        yield from self._scopes()
+        totals = CollectionTotal.objects.values_list(
+            "provider", "source", "scope", "measure", "value"
+        )
+        by_kind = {}
+        for provider, source, scope, measure, value in totals:
+            kind, _, detail = measure.partition(":")
+            by_kind.setdefault(kind, []).append((provider, source, scope, detail, value))
+        yield from self._runs(by_kind)
+        yield self._durations(by_kind.get("duration", []))
+        yield from self._scopes(by_kind)
         yield from self._queue()
 
-    def _runs(self):
+    def _runs(self, by_kind):
         runs = CounterMetricFamily(
             "daylight_collection_runs",
             "Finished collection runs by outcome.",
@@ -82,45 +139,29 @@ class CollectionMetrics:
             "Assets seen, new, changed and gone over all collection runs.",
             labels=["provider", "change"],
         )
-        finished = CollectionRun.objects.exclude(status=RunStatus.RUNNING)
-        for row in finished.values("source__provider", "source__name", "status").annotate(
-            n=Count("id")
-        ):
-            runs.add_metric([row["source__provider"], row["source__name"], row["status"]], row["n"])
-        totals = finished.values("source__provider").annotate(
-            seen=Sum("seen"), new=Sum("new"), changed=Sum("changed"), gone=Sum("gone")
-        )
-        for row in totals:
-            for change in ("seen", "new", "changed", "gone"):
-                assets.add_metric([row["source__provider"], change], row[change] or 0)
+        for provider, source, _, status, value in by_kind.get("runs", []):
+            runs.add_metric([provider, source, status], value)
+        for provider, _, _, change, value in by_kind.get("assets", []):
+            assets.add_metric([provider, change], value)
         yield runs
         yield assets
 
-    def _durations(self):
+    def _durations(self, rows):
         family = HistogramMetricFamily(
             "daylight_collection_run_duration_seconds",
             "How long finished collection runs took.",
             labels=["provider"],
         )
-        buckets = {
-            f"le_{b}": Count("id", filter=Q(duration__lte=timedelta(seconds=b)))
-            for b in RUN_DURATION_BUCKETS
-        }
-        rows = (
-            CollectionRun.objects.filter(finished_at__isnull=False)
-            .exclude(status__in=[RunStatus.RUNNING, RunStatus.SKIPPED])
-            .annotate(duration=_duration())
-            .values("source__provider")
-            .annotate(n=Count("id"), total=Sum("duration"), **buckets)
-        )
-        for row in rows:
-            cumulative = [(str(float(b)), row[f"le_{b}"]) for b in RUN_DURATION_BUCKETS]
-            cumulative.append(("+Inf", row["n"]))
-            total = row["total"].total_seconds() if row["total"] else 0.0
-            family.add_metric([row["source__provider"]], cumulative, total)
-        yield family
+        per_provider = {}
+        for provider, _, _, detail, value in rows:
+            per_provider.setdefault(provider, {})[detail] = value
+        for provider, measures in sorted(per_provider.items()):
+            buckets = [(str(float(b)), measures.get(f"le:{b}", 0)) for b in RUN_DURATION_BUCKETS]
+            buckets.append(("+Inf", measures.get("count", 0)))
+            family.add_metric([provider], buckets, measures.get("sum", 0.0))
+        return family
 
-    def _scopes(self):
+    def _scopes(self, by_kind):
         failures = CounterMetricFamily(
             "daylight_collection_scope_failures",
             "Scope reads that failed (the scope's assets were left untouched).",
@@ -128,7 +169,7 @@ class CollectionMetrics:
         )
         calls = CounterMetricFamily(
             "daylight_collection_api_calls",
-            "Provider API requests made by collections (providers that report them).",
+            "Provider API requests made by collections (every attempt).",
             labels=["provider"],
         )
         throttled = CounterMetricFamily(
@@ -141,20 +182,12 @@ class CollectionMetrics:
             "When each scope was last read completely (absent if never).",
             labels=["provider", "source", "scope"],
         )
-        scope_labels = ("scope__source__provider", "scope__source__name", "scope__key")
-        for row in (
-            ScopeRun.objects.filter(status=RunStatus.FAILED)
-            .values(*scope_labels)
-            .annotate(n=Count("id"))
-        ):
-            failures.add_metric([row[label] for label in scope_labels], row["n"])
-        for row in (
-            ScopeRun.objects.filter(api_calls__isnull=False)
-            .values("scope__source__provider")
-            .annotate(calls=Sum("api_calls"), throttled=Sum("throttled"))
-        ):
-            calls.add_metric([row["scope__source__provider"]], row["calls"] or 0)
-            throttled.add_metric([row["scope__source__provider"]], row["throttled"] or 0)
+        for provider, source, scope, _, value in by_kind.get("scope_failures", []):
+            failures.add_metric([provider, source, scope], value)
+        for provider, _, _, _, value in by_kind.get("api_calls", []):
+            calls.add_metric([provider], value)
+        for provider, _, _, _, value in by_kind.get("api_throttled", []):
+            throttled.add_metric([provider], value)
         for provider, source, key, at in Scope.objects.filter(
             last_success_at__isnull=False
         ).values_list("source__provider", "source__name", "key", "last_success_at"):

@@ -19,7 +19,7 @@ from .leases import Lease
 from .notifications import Delivery, NotificationChannel, NotificationRule
 from .ownership import OwnershipRule, TrackingDecision
 from .reports import Report
-from .runs import CollectionRun, ScopeRun
+from .runs import CollectionRun, CollectionTotal, ScopeRun
 from .sources import Scope, Source
 from .teams import Team
 from .tokens import ApiToken, TokenScope
@@ -32,6 +32,7 @@ __all__ = [
     "AssetKind",
     "AuditLog",
     "CollectionRun",
+    "CollectionTotal",
     "Delivery",
     "ExportCursor",
     "ExportDestination",

@@ -62,3 +62,29 @@ class ScopeRun(RunCounts):
 
     def __str__(self):
         return f"{self.scope} ({self.status})"
+
+
+class CollectionTotal(models.Model):
+    """A running total of finished collection work — runs by outcome, assets seen, time taken,
+    failed scopes, API calls — added to in the transaction that records each finished run or
+    scope. These totals are the Prometheus counters: they only grow, whereas the runs they count
+    are pruned by retention (a counter read from those rows would fall, which Prometheus takes
+    for a restart)."""
+
+    provider = models.CharField(max_length=20)
+    source = models.CharField(max_length=100, blank=True, help_text="Source name; blank: all.")
+    scope = models.CharField(max_length=255, blank=True, help_text="Scope key; blank: all.")
+    measure = models.CharField(max_length=40, help_text="What is counted, e.g. runs:succeeded.")
+    value = models.FloatField(default=0)
+
+    class Meta:
+        ordering = ["provider", "source", "scope", "measure"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "source", "scope", "measure"], name="collection_total_key"
+            )
+        ]
+
+    def __str__(self):
+        labels = "/".join(part for part in (self.provider, self.source, self.scope) if part)
+        return f"{labels} {self.measure} = {self.value:g}"

@@ -2,18 +2,23 @@
 request latency by view name, and the Celery queue's length from the real Redis broker."""
 
 import re
+import threading
 import uuid
 from datetime import timedelta
 
 import pytest
 import redis
+from django.db import connection, transaction
+from django.utils import timezone
 
 from collectors.runner import run_source
-from inventory.models import CollectionRun, RunStatus, Scope, ScopeRun
+from inventory import metrics, retention
+from inventory.models import CollectionRun, CollectionTotal, RunStatus, Scope, ScopeRun, Source
 from tests.config.test_health import closed_port
 
 TOKEN = "metrics-test-token-0123456789"
 LOCAL_REDIS = "redis://127.0.0.1:6379/4"
+FAILING = "gcp/acme-prod"  # a scope of the demo estate
 
 
 @pytest.fixture
@@ -61,39 +66,44 @@ def test_a_signed_in_session_is_not_enough(client, admin_user, settings):
     assert client.get("/metrics").status_code == 401
 
 
-def test_collection_runs_are_counted_from_the_database(scrape, source):
+def test_collection_runs_are_counted_as_they_finish(scrape, source):
     first = run_source(source)
     second = run_source(source)
     assert first.status == second.status == RunStatus.SUCCEEDED
-    failed_scope = Scope.objects.create(source=source, key="broken/region")
-    failed = CollectionRun.objects.create(
+    broken = Source.objects.create(
+        name="broken", provider="demo", config={"seed": 1, "fail_scopes": [FAILING]}
+    )
+    partly = run_source(broken)
+    assert partly.status == RunStatus.PARTIAL
+    # A run that took 700 s, counted the way the runner counts every run it finishes.
+    slow = CollectionRun.objects.create(
         source=source,
         status=RunStatus.FAILED,
         started_at=first.started_at,
         finished_at=first.started_at + timedelta(seconds=700),
     )
-    ScopeRun.objects.create(
-        run=failed, scope=failed_scope, status=RunStatus.FAILED, started_at=failed.started_at
-    )
+    metrics.count_finished_run(slow)
 
     text = scrape()
     labels = {"provider": "demo", "source": "test-source"}
     assert value(text, "daylight_collection_runs_total", status="succeeded", **labels) == 2
     assert value(text, "daylight_collection_runs_total", status="failed", **labels) == 1
+    assert value(text, "daylight_collection_runs_total", source="broken", status="partial") == 1
     assert value(text, "daylight_collection_assets_total", provider="demo", change="seen") == (
-        first.seen + second.seen
+        first.seen + second.seen + partly.seen
     )
     assert value(text, "daylight_collection_assets_total", provider="demo", change="new") == (
-        first.new
+        first.new + partly.new
     )
     assert (
-        value(text, "daylight_collection_scope_failures_total", scope="broken/region", **labels)
-        == 1
+        value(text, "daylight_collection_scope_failures_total", source="broken", scope=FAILING) == 1
     )
-    assert value(text, "daylight_collection_run_duration_seconds_count", provider="demo") == 3
+    assert value(text, "daylight_collection_scope_failures_total", **labels) is None
+    assert value(text, "daylight_collection_run_duration_seconds_count", provider="demo") == 4
     # The 700 s run is above the 600 s bucket and inside the 1200 s one.
-    assert value(text, "daylight_collection_run_duration_seconds_bucket", le="600.0") == 2
-    assert value(text, "daylight_collection_run_duration_seconds_bucket", le="1200.0") == 3
+    assert value(text, "daylight_collection_run_duration_seconds_bucket", le="600.0") == 3
+    assert value(text, "daylight_collection_run_duration_seconds_bucket", le="1200.0") == 4
+    assert value(text, "daylight_collection_run_duration_seconds_bucket", le="+Inf") == 4
     assert value(text, "daylight_collection_run_duration_seconds_sum", provider="demo") >= 700
     last = Scope.objects.filter(source=source, last_success_at__isnull=False).first()
     assert value(
@@ -101,6 +111,51 @@ def test_collection_runs_are_counted_from_the_database(scrape, source):
     ) == pytest.approx(last.last_success_at.timestamp())
     # The demo collector makes no API calls, so it reports none rather than zero.
     assert value(text, "daylight_collection_api_calls_total", provider="demo") is None
+
+
+def collection_samples(text: str) -> list[str]:
+    return sorted(line for line in text.splitlines() if line.startswith("daylight_collection_"))
+
+
+def test_pruning_old_runs_leaves_the_counters_unchanged(scrape, source):
+    run_source(source)
+    run_source(
+        Source.objects.create(name="broken", provider="demo", config={"fail_scopes": [FAILING]})
+    )
+    before = collection_samples(scrape())
+    assert len(before) > 20
+
+    CollectionRun.objects.update(started_at=timezone.now() - timedelta(days=400))
+    assert retention.prune()["runs"] == 2
+    assert not CollectionRun.objects.exists() and not ScopeRun.objects.exists()
+
+    assert collection_samples(scrape()) == before
+    run_source(source)
+    after = scrape()
+    assert value(after, "daylight_collection_runs_total", source="test-source") == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_runs_finishing_at_once_lose_no_addition(settings):
+    if connection.vendor != "postgresql":
+        pytest.skip("the embedded SQLite database takes one writer at a time")
+    key = ("aws", "prod", "", "runs:succeeded")
+
+    def finish_runs():
+        try:
+            for _ in range(25):
+                with transaction.atomic():
+                    metrics.add_totals({key: 1, ("aws", "", "", "assets:seen"): 3})
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=finish_runs) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert CollectionTotal.objects.get(measure="runs:succeeded").value == 150
+    assert CollectionTotal.objects.get(measure="assets:seen").value == 450
 
 
 def test_request_latency_is_labelled_by_view_name_not_path(client, scrape, viewer):
