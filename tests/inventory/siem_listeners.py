@@ -5,6 +5,7 @@ certificate authority made on the spot with ``cryptography``."""
 import ipaddress
 import json
 import re
+import selectors
 import socketserver
 import ssl
 import threading
@@ -87,6 +88,9 @@ class SyslogListener:
             # what a client sent is all there when the test reads it (under load it was not).
             daemon_threads = False
             block_on_close = True
+            # Every connection the export makes must wait in the kernel's queue, not be dropped
+            # when the server thread is slow to accept (the default backlog is 5).
+            request_queue_size = 128
 
             def get_request(self):
                 sock, address = super().get_request()
@@ -102,8 +106,18 @@ class SyslogListener:
 
     def __exit__(self, *exc):
         self.server.shutdown()
-        self.server.server_close()
+        self._accept_queued()
+        self.server.server_close()  # waits for every connection's handler
         self.thread.join(timeout=5)
+
+    def _accept_queued(self):
+        """serve_forever stops without accepting what is still in the kernel's queue, yet those
+        clients have connected, sent and closed: the export counts that as delivered. Under load
+        the server thread had not yet accepted the last batch's connection, and it was lost."""
+        with selectors.DefaultSelector() as selector:
+            selector.register(self.server.socket, selectors.EVENT_READ)
+            while selector.select(timeout=0):
+                self.server.handle_request()
 
     def messages(self) -> list[SyslogMessage]:
         return [parse_message(f) for data in self.connections for f in split_frames(data)]
