@@ -14,6 +14,8 @@ def navigation(request):
         "user_role": role,
         "can_reconcile": role in (RECONCILER, ADMIN),
         "can_administer": role == ADMIN,
+        # as inventory.scoping.is_scoped decides, from the role already read
+        "team_scoped": settings.DAYLIGHT_TEAM_SCOPING and role == RECONCILER,
         "freshness": SimpleLazyObject(selectors.freshness),
         "sso_provider": settings.OIDC_PROVIDER_NAME if settings.OIDC_ENABLED else None,
     }

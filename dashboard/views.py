@@ -118,9 +118,11 @@ def _exposure_rows(matrix):
 
 @require_safe
 def overview(request):
-    context = selectors.overview()
+    visible = scoping.visibility_of(request.user)
+    context = selectors.overview(visible=visible)
     days = 90 if request.GET.get("trend") == "90" else 30
-    series = selectors.untracked_trend(days, context["totals"]["untracked"], context["stamp"])
+    untracked = context["totals"]["untracked"]
+    series = selectors.untracked_trend(days, untracked, context["stamp"], visible=visible)
     context.update(
         trend=charts.trend(series),
         trend_days=days,
@@ -134,14 +136,15 @@ def overview(request):
 
 @require_safe
 def asset_detail(request, pk):
+    visible = scoping.visibility_of(request.user)
     try:
-        asset = selectors.asset_for_page(pk, scoping.visible_assets(request.user))
+        asset = selectors.asset_for_page(pk, visible.assets())
     except Asset.DoesNotExist:
         raise Http404("No such asset.") from None
-    context = {"asset": asset, **selectors.asset_detail(asset)}
+    context = {"asset": asset, **selectors.asset_detail(asset, visible)}
     if asset.tracking == "untracked" and not asset.gone_at:
         teams = selectors.teams_for_choice(member=request.user)
-        context["evidence"] = selectors.queue_evidence([asset], teams)[asset.pk]
+        context["evidence"] = selectors.queue_evidence([asset], teams, visible)[asset.pk]
         context["teams"] = teams
     if has_role(request.user, RECONCILER) and not asset.gone_at:
         teams = context.get("teams") or selectors.teams_for_choice(request.user)
@@ -154,13 +157,16 @@ def asset_detail(request, pk):
 
 @require_safe
 def team_list(request):
-    return render(request, "dashboard/team_list.html", selectors.teams())
+    visible = scoping.visibility_of(request.user)
+    return render(request, "dashboard/team_list.html", selectors.teams(visible))
 
 
 @require_safe
 def team_detail(request, slug):
-    team = get_object_or_404(Team, slug=slug)
-    details = selectors.team_detail(team, scoping.visible_assets(request.user))
+    """A team's figures, people and assets; for a scoped reconciler only their own teams'."""
+    visible = scoping.visibility_of(request.user)
+    team = get_object_or_404(visible.teams(), slug=slug)
+    details = selectors.team_detail(team, visible.assets())
     return render(request, "dashboard/team_detail.html", {"team": team, **details})
 
 
@@ -276,7 +282,8 @@ def reconcile(request):
     owner; reconcilers decide one by one or on a selection."""
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria = {k: v for k, v in form.criteria().items() if k in QUEUE_FILTERS}
-    queue = scoping.visible_assets(request.user, selectors.untracked_queue(criteria))
+    visible = scoping.visibility_of(request.user)
+    queue = visible.assets(selectors.untracked_queue(criteria))
     page = keyset_page(
         selectors.asset_rows(queue),
         QUEUE_ORDER,
@@ -284,7 +291,7 @@ def reconcile(request):
         before=request.GET.get("before", ""),
     )
     teams = selectors.teams_for_choice(member=request.user)
-    evidence = selectors.queue_evidence(page.rows, teams)
+    evidence = selectors.queue_evidence(page.rows, teams, visible)
     count, more = capped_count(queue)
     params = as_params(criteria)
     context = {
@@ -357,7 +364,8 @@ def _run_history(request, source=None):
 @require_safe
 def sources(request):
     """Every source: schedule, last run, scopes, live assets; then the run history."""
-    context = {"sources": selectors.sources_page(), **_run_history(request)}
+    visible = scoping.visibility_of(request.user)
+    context = {"sources": selectors.sources_page(visible=visible), **_run_history(request)}
     if has_role(request.user, ADMIN):
         context["export_destinations"] = export_status()
     return render(request, "dashboard/sources.html", context)
@@ -368,7 +376,7 @@ def source_detail(request, name):
     source = get_object_or_404(Source, name=name)
     context = {
         "source": source,
-        "scopes": selectors.source_scopes(source),
+        "scopes": selectors.source_scopes(source, scoping.visibility_of(request.user)),
         "next_run": selectors.next_run(source.schedule, timezone.now()) if source.enabled else None,
         **_run_history(request, source),
     }
@@ -412,11 +420,13 @@ def run_now(request, name):
 
 @require_safe
 def audit(request):
-    """Every human decision and configuration change, newest first; read-only."""
+    """Every human decision and configuration change, newest first; read-only. A scoped
+    reconciler reads the decisions about the assets they can see."""
     form = AuditFilterForm(request.GET, selectors.AUDIT_ACTIONS)
     criteria = form.criteria()
+    entries = scoping.visibility_of(request.user).audit(selectors.audit_entries(criteria))
     page = keyset_page(
-        selectors.audit_entries(criteria).select_related("actor"),
+        entries.select_related("actor"),
         NEWEST_FIRST["audit"],
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
@@ -480,10 +490,12 @@ def retry_delivery(request, pk):
 
 @require_safe
 def access(request):
-    """Who did what to which asset, across providers; with an actor, what it has touched."""
+    """Who did what to which (visible) asset, across providers; with an actor, what it has
+    touched."""
     form = AccessFilterForm(request.GET)
     criteria = form.criteria()
-    events = selectors.access_events(criteria)
+    visible = scoping.visibility_of(request.user)
+    events = visible.about(selectors.access_events(criteria))
     page = keyset_page(
         events,
         NEWEST_FIRST["access"],
@@ -499,7 +511,7 @@ def access(request):
         "count": count,
         "count_more": more,
         "actor": actor,
-        "summary": selectors.actor_summary(actor) if actor else None,
+        "summary": selectors.actor_summary(actor, visible) if actor else None,
         **_page_links(as_params(criteria), page),
     }
     return render(request, "dashboard/access.html", context)
@@ -508,7 +520,8 @@ def access(request):
 @require_safe
 def versions(request):
     """What runs in which version: runtimes, cluster and engine versions, images."""
-    return render(request, "dashboard/versions.html", selectors.versions())
+    visible = scoping.visibility_of(request.user)
+    return render(request, "dashboard/versions.html", selectors.versions(visible=visible))
 
 
 # --- posture reports -------------------------------------------------------------------------

@@ -3,13 +3,18 @@ assets of the teams they are a member of, plus the unowned pool (the untracked a
 answers for yet, which is where claiming happens). Viewers read everything and decide nothing;
 admins see and decide everything.
 
-Every list, page and API call that shows assets narrows them through ``visible_assets``, and
-every decision is checked by ``check_decision`` in ``inventory.services``: one rule, one place.
+Every list, page, figure and API call that shows assets narrows them through the user's
+``Visibility`` (``visibility_of``), and every decision is checked by ``check_decision`` in
+``inventory.services``: one rule, one place. Figures are counted over the visible assets only,
+and cached under ``Visibility.key``, so a scoped reconciler never reads the estate's figures.
 """
+
+from dataclasses import dataclass
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
+from django.db.models import CharField, Q
+from django.db.models.functions import Cast
 
 from .models import Asset, Report, Team
 from .roles import RECONCILER, role_of
@@ -20,19 +25,72 @@ def is_scoped(user) -> bool:
     return settings.DAYLIGHT_TEAM_SCOPING and role_of(user) == RECONCILER
 
 
+@dataclass(frozen=True)
+class Visibility:
+    """What one person may see: the whole estate (``team_ids`` None), or the assets of the
+    teams with these ids plus the unowned pool."""
+
+    team_ids: tuple[int, ...] | None = None
+
+    @property
+    def everything(self) -> bool:
+        return self.team_ids is None
+
+    @property
+    def key(self) -> str:
+        """Names the visible set in the keys of figures cached over it: people who see the
+        same assets share them, and nobody reads figures counted over more."""
+        if self.team_ids is None:
+            return "all"
+        return "teams:" + ",".join(str(pk) for pk in self.team_ids)
+
+    def assets(self, assets=None):
+        """``assets`` (every asset by default) narrowed to the visible ones."""
+        assets = Asset.objects.all() if assets is None else assets
+        if self.team_ids is None:
+            return assets
+        return assets.filter(Q(owner__isnull=True) | Q(owner__in=self.team_ids))
+
+    def about(self, rows, field="asset"):
+        """Rows about assets (findings, access events, changes) narrowed to visible assets."""
+        if self.team_ids is None:
+            return rows
+        return rows.filter(**{f"{field}__in": self.assets()})
+
+    def sees(self, asset) -> bool:
+        """Whether one asset already read is visible (no query)."""
+        return self.team_ids is None or asset.owner_id is None or asset.owner_id in self.team_ids
+
+    def teams(self, teams=None):
+        """``teams`` (every team by default) narrowed to those whose assets are visible."""
+        teams = Team.objects.all() if teams is None else teams
+        return teams if self.team_ids is None else teams.filter(pk__in=self.team_ids)
+
+    def audit(self, entries):
+        """Audit rows narrowed to the decisions about visible assets. Configuration changes
+        (sources, rules, teams, users, notifications, reports, retention) say who may do
+        what and where Daylight looks: they are for viewers and admins, not a team's
+        reconciler."""
+        if self.team_ids is None:
+            return entries
+        ids = self.assets().annotate(text_id=Cast("id", CharField())).values("text_id")
+        return entries.filter(object_type="asset", object_id__in=ids)
+
+
+EVERYTHING = Visibility()
+
+
+def visibility_of(user) -> Visibility:
+    """The user's visibility: everything, or for a scoped reconciler their teams' assets and
+    the unowned pool (one query for their teams)."""
+    if not is_scoped(user):
+        return EVERYTHING
+    return Visibility(tuple(sorted(user.teams.values_list("pk", flat=True))))
+
+
 def visible_assets(user, assets=None):
     """``assets`` (every asset by default) narrowed to those the user may see."""
-    assets = Asset.objects.all() if assets is None else assets
-    if not is_scoped(user):
-        return assets
-    return assets.filter(Q(owner__isnull=True) | Q(owner__in=Team.objects.filter(members=user)))
-
-
-def visible_about_assets(user, rows, field="asset"):
-    """Rows about assets (findings, access events) narrowed to the assets the user may see."""
-    if not is_scoped(user):
-        return rows
-    return rows.filter(**{f"{field}__in": visible_assets(user)})
+    return visibility_of(user).assets(assets)
 
 
 def visible_reports(user, reports=None):

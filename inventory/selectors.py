@@ -55,6 +55,7 @@ from .models import (
 )
 from .models.assets import SEVERITY_RANK
 from .schedules import parse_cron
+from .scoping import EVERYTHING, Visibility
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
 
@@ -174,14 +175,15 @@ def freshness() -> Freshness:
 # --- overview -------------------------------------------------------------------------------
 
 
-def provider_kind_matrix():
-    """Live assets counted per provider and kind, with per-provider posture columns.
+def provider_kind_matrix(live=None):
+    """Live assets (``live``, by default all) counted per provider and kind, with per-provider
+    posture columns.
 
     Returns (kinds, rows, totals): ``kinds`` are (value, label) pairs in the canonical kind order,
     each row holds the provider's counts per kind and its untracked/exposed/EOL counts.
     """
     grouped = list(
-        live_assets()
+        (live_assets() if live is None else live)
         .values("provider", "kind")
         .annotate(**_posture_counts())
         .order_by("provider", "kind")
@@ -225,12 +227,13 @@ def provider_kind_matrix():
     return [(kind, KIND_LABELS.get(kind, kind)) for kind in kinds], ordered, totals
 
 
-def live_assets_per_scope(stamp=None) -> dict[int, int]:
-    """Live assets per scope id, counted once per change of the data."""
+def live_assets_per_scope(stamp=None, visible: Visibility = EVERYTHING) -> dict[int, int]:
+    """Live (visible) assets per scope id, counted once per change of the data."""
+    live = visible.assets(live_assets())
     return rollup(
-        "live-per-scope",
+        f"live-per-scope:{visible.key}",
         stamp or data_stamp(),
-        lambda: dict(live_assets().values_list("scope_id").annotate(count=Count("id")).order_by()),
+        lambda: dict(live.values_list("scope_id").annotate(count=Count("id")).order_by()),
     )
 
 
@@ -242,13 +245,13 @@ def _latest_run():
     return CollectionRun.objects.filter(source=OuterRef("pk")).order_by("-started_at", "-id")
 
 
-def collection_health(stamp=None):
+def collection_health(stamp=None, visible: Visibility = EVERYTHING):
     """Every source with its last run and, per scope, its last status, last successful
-    collection, live asset count and the error of its latest run."""
+    collection, live (visible) asset count and the error of its latest run."""
     scopes = Scope.objects.annotate(
         last_error=Subquery(_latest_scope_run().values("error")[:1]),
     ).order_by("key")
-    live_counts = live_assets_per_scope(stamp)
+    live_counts = live_assets_per_scope(stamp, visible)
     sources = (
         Source.objects.annotate(
             last_run_status=Subquery(_latest_run().values("status")[:1]),
@@ -306,11 +309,11 @@ def _overview_counts(new_since):
     }
 
 
-def lifecycle_findings(team=None) -> list[tuple[str, str, int]]:
-    """(rule, label, count): open findings on live assets (of ``team``, when given) for the
-    lifecycle rules (EOL, deprecating, stale)."""
+def lifecycle_findings(team=None, visible: Visibility = EVERYTHING) -> list[tuple[str, str, int]]:
+    """(rule, label, count): open findings on live visible assets (of ``team``, when given)
+    for the lifecycle rules (EOL, deprecating, stale)."""
     counts = dict(
-        open_findings(team)
+        visible.about(open_findings(team))
         .filter(rule__in=list(LIFECYCLE_RULES))
         .values_list("rule")
         .annotate(count=Count("id"))
@@ -326,14 +329,13 @@ def lifecycle_findings(team=None) -> list[tuple[str, str, int]]:
 UNCOVERED_SHOWN = 8
 
 
-def _uncovered_accounts():
+def _uncovered_accounts(live):
     """Accounts an organization listing reported that no enabled source collects (as
     ``inventory.coverage`` defines them, in one query): places where workloads could run with
     nobody looking. (how many, the first few)."""
     covered = Scope.objects.filter(source__enabled=True).exclude(account="").values("account")
     accounts = list(
-        live_assets()
-        .filter(kind=AssetKind.ACCOUNT)
+        live.filter(kind=AssetKind.ACCOUNT)
         .exclude(account__in=Subquery(covered))
         .order_by("provider", "account")
         .only("id", "name", "provider", "account")
@@ -341,19 +343,21 @@ def _uncovered_accounts():
     return len(accounts), accounts[:UNCOVERED_SHOWN]
 
 
-def _estate_figures(today):
-    """The overview's counting over every live asset: posture, providers by kind, lifecycle."""
+def _estate_figures(today, visible: Visibility = EVERYTHING):
+    """The overview's counting over every live visible asset: posture, providers by kind,
+    lifecycle."""
     new_since = today - timedelta(days=NEW_DAYS)
-    totals = live_assets().aggregate(**_posture_counts(), **_overview_counts(_day_start(new_since)))
-    kinds, matrix, matrix_totals = provider_kind_matrix()
+    live = visible.assets(live_assets())
+    totals = live.aggregate(**_posture_counts(), **_overview_counts(_day_start(new_since)))
+    kinds, matrix, matrix_totals = provider_kind_matrix(live)
     return {
         "totals": totals,
         "new_since": new_since,
         "kinds": kinds,
         "matrix": matrix,
         "matrix_totals": matrix_totals,
-        "lifecycle": lifecycle_findings(),
-        "uncovered": _uncovered_accounts(),
+        "lifecycle": lifecycle_findings(visible=visible),
+        "uncovered": _uncovered_accounts(live),
     }
 
 
@@ -366,21 +370,24 @@ def _daily(queryset, **counts):
     return {row.pop("day"): row for row in rows}
 
 
-def untracked_series(days: int, current: int, now=None) -> list[tuple[date, int]]:
-    """Live untracked assets at the end of each of the last ``days`` days (today: now),
+def untracked_series(
+    days: int, current: int, now=None, visible: Visibility = EVERYTHING
+) -> list[tuple[date, int]]:
+    """Live untracked (visible) assets at the end of each of the last ``days`` days (today: now),
     counted back from ``current`` through the history: a tracking change adds or removes one,
     an untracked asset going or coming back removes or adds one. (Whether an asset that went
     was untracked is read from its tracking now: decisions about gone assets are rare.)"""
     today = (now or timezone.now()).date()
     first = today - timedelta(days=days - 1)
     since = _day_start(first + timedelta(days=1))
+    changes = visible.about(AssetChange.objects.all())
     tracking = _daily(
-        AssetChange.objects.filter(field=AssetChange.Field.TRACKING, at__gte=since),
+        changes.filter(field=AssetChange.Field.TRACKING, at__gte=since),
         became=Count("id", filter=Q(new=TrackingStatus.UNTRACKED)),
         left=Count("id", filter=Q(old=TrackingStatus.UNTRACKED)),
     )
     lifecycle = _daily(
-        AssetChange.objects.filter(
+        changes.filter(
             field=AssetChange.Field.LIFECYCLE,
             at__gte=since,
             asset__tracking=TrackingStatus.UNTRACKED,
@@ -398,19 +405,22 @@ def untracked_series(days: int, current: int, now=None) -> list[tuple[date, int]
     return list(reversed(series))
 
 
-def untracked_trend(days: int, current: int, stamp=None, now=None):
+def untracked_trend(days: int, current: int, stamp=None, now=None, visible=EVERYTHING):
     today = (now or timezone.now()).date()
     return rollup(
-        f"untracked-trend:{today}:{days}:{current}",
+        f"untracked-trend:{today}:{days}:{current}:{visible.key}",
         stamp or data_stamp(),
-        lambda: untracked_series(days, current, now),
+        lambda: untracked_series(days, current, now, visible),
     )
 
 
-def overview(now=None) -> dict:
+def overview(now=None, visible: Visibility = EVERYTHING) -> dict:
+    """The overview's figures, counted over the assets ``visible`` lets its reader see."""
     today = (now or timezone.now()).date()
     stamp = data_stamp()
-    figures = rollup(f"overview:{today}", stamp, lambda: _estate_figures(today))
+    figures = rollup(
+        f"overview:{today}:{visible.key}", stamp, lambda: _estate_figures(today, visible)
+    )
     totals = figures["totals"]
     accounted = totals["tracked"] + totals["accepted"]
     return {
@@ -421,7 +431,7 @@ def overview(now=None) -> dict:
         "by_severity": [
             (value, label, totals[f"worst_{value}"]) for value, label in reversed(Severity.choices)
         ],
-        "health": collection_health(stamp),
+        "health": collection_health(stamp, visible),
         "recent_runs": recent_runs(),
         "stamp": stamp,
     }
@@ -483,7 +493,10 @@ def timeline(changes, events, limit=TIMELINE_LIMIT, reports=()) -> list[Timeline
     return entries[:limit]
 
 
-def asset_detail(asset) -> dict:
+def asset_detail(asset, visible: Visibility = EVERYTHING) -> dict:
+    """What an asset's page shows besides the asset: its parent and children only when
+    ``visible`` (another team's cluster is not named on a page its reader may see)."""
+    parent_seen = asset.parent is None or visible.sees(asset.parent)
     findings = list(
         Finding.objects.filter(asset=asset).order_by("status", "-severity", "-opened_at", "-id")
     )
@@ -499,8 +512,12 @@ def asset_detail(asset) -> dict:
             AccessEvent.objects.filter(asset=asset)[:TIMELINE_LIMIT],
             reports=platform_reports(asset),
         ),
+        "parent": asset.parent if parent_seen else None,
+        "parent_key": asset.parent_key if parent_seen else "",
         "children": list(
-            asset.children.filter(gone_at__isnull=True).order_by("kind", "name")[:TIMELINE_LIMIT]
+            visible.assets(asset.children.filter(gone_at__isnull=True)).order_by("kind", "name")[
+                :TIMELINE_LIMIT
+            ]
         ),
     }
 
@@ -550,16 +567,18 @@ def _kinds_in_order(by_kind: dict) -> list[tuple[str, str, int]]:
     )
 
 
-def teams() -> dict:
-    """Every team with its live assets counted by kind, exposure, end of life and findings,
-    and the unowned assets as a row of their own."""
+def teams(visible: Visibility = EVERYTHING) -> dict:
+    """Every (visible) team with its live assets counted by kind, exposure, end of life and
+    findings, and the unowned assets as a row of their own. A visible team's assets are all
+    visible, so its figures are the estate-wide ones."""
     figures = team_figures()
     rows = []
-    for team in Team.objects.order_by("name"):
+    for team in visible.teams(Team.objects.order_by("name")):
         team.figures = figures.get(team.pk, EMPTY_TEAM)
         team.kinds = _kinds_in_order(team.figures["by_kind"])
         rows.append(team)
     unowned = figures.get(None, EMPTY_TEAM)
+    shown = [unowned, *(team.figures for team in rows)]
     return {
         "teams": rows,
         "unowned": unowned,
@@ -567,7 +586,7 @@ def teams() -> dict:
         "kinds": [
             (kind, label)
             for kind, label in AssetKind.choices
-            if any(kind in f["by_kind"] for f in figures.values())
+            if any(kind in f["by_kind"] for f in shown)
         ],
     }
 
@@ -769,17 +788,17 @@ def _stem_range(stem):
     return Q(name__gte=stem, name__lt=upper, name__startswith=stem)
 
 
-def similar_named(stems) -> dict[str, list[tuple[str, int, int]]]:
-    """For each name stem, up to ``QUEUE_SIMILAR_SAMPLE`` live owned assets whose name starts
-    with it, as (name, owner id, asset id): one statement of bounded samples, so a stem shared
-    by a hundred thousand assets costs what a rare one does."""
+def similar_named(stems, visible: Visibility = EVERYTHING) -> dict[str, list[tuple[str, int, int]]]:
+    """For each name stem, up to ``QUEUE_SIMILAR_SAMPLE`` live owned (visible) assets whose
+    name starts with it, as (name, owner id, asset id): one statement of bounded samples, so a
+    stem shared by a hundred thousand assets costs what a rare one does."""
     stems = sorted({stem for stem in stems if len(stem) >= MIN_STEM})
     if not stems:
         return {}
     parts, params = [], []
     for stem in stems:
         sample = (
-            live_assets()
+            visible.assets(live_assets())
             .filter(_stem_range(stem), owner__isnull=False)
             .annotate(stem=Value(stem, output_field=CharField()))
             # by name alone: the index on name gives that order, so the sample stops early
@@ -813,16 +832,33 @@ def _first_and_last_actors(ids):
     }
 
 
-def queue_evidence(rows, teams) -> dict[int, dict]:
+def _visible_tallies(visible: Visibility) -> dict:
+    """The ownership tallies, keeping only the counts of visible teams: a scoped reconciler's
+    suggestions weigh their own teams' assets, never count another team's."""
+    tallies = ownership_tallies()
+    if visible.everything:
+        return tallies
+    mine = set(visible.team_ids)
+    return {
+        field: {
+            value: {team: n for team, n in tally.items() if team in mine}
+            for value, tally in by_value.items()
+        }
+        for field, by_value in tallies.items()
+        if field != "created"
+    }
+
+
+def queue_evidence(rows, teams, visible: Visibility = EVERYTHING) -> dict[int, dict]:
     """Per asset on a queue page: the creator (collected, or the first actor in its access
-    history), its last actor, owned assets named like it, and the suggested owner. A fixed
-    number of queries for the page, whatever the estate."""
+    history), its last actor, owned (visible) assets named like it, and the suggested owner. A
+    fixed number of queries for the page, whatever the estate."""
     team_facts = [TeamFacts(t.pk, t.slug, t.name) for t in teams]
     team_names = {t.pk: t for t in teams}
     actors = _first_and_last_actors([row.pk for row in rows])
     stems = {row.pk: name_stem(row.name) for row in rows}
-    similar = similar_named(stems.values())
-    tallies = ownership_tallies()
+    similar = similar_named(stems.values(), visible)
+    tallies = _visible_tallies(visible)
     evidence = {}
     for row in rows:
         seen = actors.get(row.pk, {})
@@ -909,18 +945,19 @@ def next_run(expression: str, after: datetime) -> datetime | None:
     return None
 
 
-def live_assets_per_source() -> dict[int, int]:
-    counts = live_assets_per_scope()
+def live_assets_per_source(visible: Visibility = EVERYTHING) -> dict[int, int]:
+    counts = live_assets_per_scope(visible=visible)
     per_source: dict[int, int] = {}
     for scope_id, source_id in Scope.objects.values_list("id", "source_id"):
         per_source[source_id] = per_source.get(source_id, 0) + counts.get(scope_id, 0)
     return per_source
 
 
-def sources_page(now=None) -> list[Source]:
-    """Every source with its schedule's next run, its last run and its scopes' state."""
+def sources_page(now=None, visible: Visibility = EVERYTHING) -> list[Source]:
+    """Every source with its schedule's next run, its last run, its scopes' state and its
+    live (visible) assets."""
     now = now or timezone.now()
-    live = live_assets_per_source()
+    live = live_assets_per_source(visible)
     sources = list(
         Source.objects.annotate(
             last_run_id=Subquery(_latest_run().values("id")[:1]),
@@ -954,9 +991,9 @@ def runs(source=None, status=""):
     return queryset
 
 
-def source_scopes(source) -> list[Scope]:
-    """A source's scopes with their live asset counts and their latest run's error."""
-    live = live_assets_per_scope()
+def source_scopes(source, visible: Visibility = EVERYTHING) -> list[Scope]:
+    """A source's scopes with their live (visible) asset counts and their latest run's error."""
+    live = live_assets_per_scope(visible=visible)
     scopes = list(
         Scope.objects.filter(source=source)
         .annotate(last_error=Subquery(_latest_scope_run().values("error")[:1]))
@@ -1120,9 +1157,10 @@ def access_events(criteria: dict):
     return queryset
 
 
-def actor_summary(actor: str) -> dict:
-    """What one principal has touched: how often, when, from where, and which assets most."""
-    events = AccessEvent.objects.filter(actor=actor)
+def actor_summary(actor: str, visible: Visibility = EVERYTHING) -> dict:
+    """What one principal has touched (of the visible assets): how often, when, from where,
+    and which assets most."""
+    events = visible.about(AccessEvent.objects.filter(actor=actor))
     totals = events.aggregate(
         events=Count("id"),
         assets=Count("asset", distinct=True),
@@ -1150,8 +1188,15 @@ def actor_summary(actor: str) -> dict:
         "actions": top("action"),
         "addresses": top("source_ip"),
         "touched": [(assets[row["asset"]], row["count"], row["last"]) for row in touched],
-        "created": ownership_tallies()["created"].get(actor, 0),
+        "created": _created_by(actor, visible),
     }
+
+
+def _created_by(actor: str, visible: Visibility) -> int:
+    """Live (visible) assets the provider says ``actor`` created."""
+    if visible.everything:
+        return ownership_tallies()["created"].get(actor, 0)
+    return visible.assets(live_assets()).filter(creator=actor).count()
 
 
 # --- versions -------------------------------------------------------------------------------
@@ -1226,10 +1271,10 @@ def _state(row):
     return row["support"]["state"] if row["support"] else None
 
 
-def _image_rows():
+def _image_rows(assets=None):
     repositories: dict[str, dict] = {}
     for image, digest, count in (
-        live_assets()
+        (live_assets() if assets is None else assets)
         .exclude(image="")
         .values_list("image", "image_digest")
         .annotate(count=Count("id"))
@@ -1259,20 +1304,24 @@ def _image_rows():
     return {"repositories": rows[:REPOSITORIES_SHOWN], "repository_count": len(rows)}
 
 
-def versions(now=None) -> dict:
-    """Runtimes, platform versions and images of the live estate, with their support state.
-    Only collections change what runs where, so they are counted again after a collection, not
-    after every decision (a decision on a million assets' estate would cost seconds here)."""
+def versions(now=None, visible: Visibility = EVERYTHING) -> dict:
+    """Runtimes, platform versions and images of the live (visible) estate, with their support
+    state. Only collections change what runs where, so the whole estate's are counted again
+    after a collection, not after every decision (a decision on a million assets' estate would
+    cost seconds here); a scoped reader's after decisions too, which move assets in and out of
+    their scope."""
     today = (now or timezone.now()).date()
+    live = visible.assets(live_assets())
 
     def build():
         return {
-            "runtimes": _runtime_rows(today),
-            "platforms": _platform_rows(today),
-            **_image_rows(),
+            "runtimes": _runtime_rows(today, live),
+            "platforms": _platform_rows(today, live),
+            **_image_rows(live),
         }
 
-    return rollup(f"versions:{today}", _collections_stamp(), build)
+    stamp = _collections_stamp() if visible.everything else data_stamp()
+    return rollup(f"versions:{today}:{visible.key}", stamp, build)
 
 
 # --- warming --------------------------------------------------------------------------------

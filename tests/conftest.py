@@ -135,3 +135,66 @@ def scoped_estate(scope_run, settings, reconciler):
 
 def _open_door(name):
     return Endpoint(f"https://{name}.example", public=True, auth="none", via="url")
+
+
+# What a scoped reconciler must never see a trace of: every name, image and actor of Platform's
+# extra assets starts with it.
+PLATFORM_SECRET = "secret-ledger"
+
+
+@pytest.fixture
+def platform_ledger(scoped_estate, scope_run):
+    """A factory, on top of ``scoped_estate``: ``n`` more of Platform's functions in a scope
+    of their own, each with an end-of-life runtime, an image, an access event by alice and one
+    by a Platform deployer; and a Platform cluster whose unowned workload (``orphan-app``) the
+    scoped reconciler does see. Called again with a larger ``n``, the scope grows."""
+
+    def add(n):
+        job = ScopeIngest(scope_run("ledger/acct"))
+        cluster = f"k8s://{PLATFORM_SECRET}"
+        job.add(
+            asset(
+                cluster,
+                name=f"{PLATFORM_SECRET}-cluster",
+                provider="kubernetes",
+                kind="cluster",
+                labels={"team": "platform"},
+                platform_version="1.19.2",
+            )
+        )
+        job.add(
+            asset(
+                "k8s://uid/0f1e2d3c",
+                name="orphan-app",
+                provider="kubernetes",
+                kind="workload",
+                parent_key=cluster,
+            )
+        )
+        for i in range(n):
+            key = f"arn:fn:{PLATFORM_SECRET}-{i}"
+            job.add(
+                asset(
+                    key,
+                    name=f"{PLATFORM_SECRET}-{i}",
+                    labels={"team": "platform"},
+                    runtime="python3.7",
+                    image=f"registry.example/{PLATFORM_SECRET}:{i}",
+                    creator="alice",
+                )
+            )
+            for actor in ("alice", f"{PLATFORM_SECRET}-deployer"):
+                job.add(
+                    AccessRecord(
+                        event_id=f"evt-{key}-{actor}",
+                        provider="aws",
+                        occurred_at=NOW,
+                        action="InvokeFunction",
+                        asset_key=key,
+                        actor=actor,
+                    )
+                )
+        job.finish(complete=True)
+        return Asset.objects.filter(name__startswith=PLATFORM_SECRET)
+
+    return add

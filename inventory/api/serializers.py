@@ -269,6 +269,14 @@ class AssetDetailSerializer(AssetSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, asset):
+        """Another team's parent (a cluster, say) is not named to whom cannot see it."""
+        data = super().to_representation(asset)
+        visible = self.context.get("visible", scoping.EVERYTHING)
+        if asset.parent is not None and not visible.sees(asset.parent):
+            data.update(parent=None, parent_id=None, parent_key="")
+        return data
+
 
 class DecisionSerializer(serializers.Serializer):
     """A reconciler's word on assets: assign them to a team, accept them as a known risk, or

@@ -4,6 +4,7 @@ the same way whether they come from the API, the dashboard or the admin.
 """
 
 from datetime import timedelta
+from functools import cached_property
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subquery, Value, When
@@ -78,11 +79,19 @@ class ListFilteringMixin:
         return super().filter_queryset(queryset)
 
 
-class ReadOnlyViewSet(ListFilteringMixin, viewsets.ReadOnlyModelViewSet):
+class VisibilityMixin:
+    """What the requesting user may see (``inventory.scoping``), read once per request."""
+
+    @cached_property
+    def visible(self) -> scoping.Visibility:
+        return scoping.visibility_of(self.request.user)
+
+
+class ReadOnlyViewSet(VisibilityMixin, ListFilteringMixin, viewsets.ReadOnlyModelViewSet):
     pass
 
 
-class AuditedModelViewSet(ListFilteringMixin, viewsets.ModelViewSet):
+class AuditedModelViewSet(VisibilityMixin, ListFilteringMixin, viewsets.ModelViewSet):
     """Create, change and delete through the audited services, like every other way in."""
 
     save_service = staticmethod(services.save_config)
@@ -129,9 +138,9 @@ def _open_findings_first():
     )
 
 
-def _live_children_count():
+def _live_children_count(visible):
     children = (
-        Asset.objects.filter(parent=OuterRef("pk"), gone_at__isnull=True)
+        visible.assets(Asset.objects.filter(parent=OuterRef("pk"), gone_at__isnull=True))
         .order_by()
         .values("parent")
         .annotate(count=Count("id"))
@@ -164,14 +173,12 @@ class AssetViewSet(ReadOnlyViewSet):
     ordering_fields = ["name", "first_seen", "last_changed", "max_severity", "provider", "kind"]
 
     def get_queryset(self):
-        assets = scoping.visible_assets(
-            self.request.user, Asset.objects.select_related("owner", "scope")
-        )
+        assets = self.visible.assets(Asset.objects.select_related("owner", "scope"))
         if self.action != "retrieve":
             return assets
         return (
             assets.select_related("parent", "decision__team", "decision__decided_by")
-            .annotate(children_count=_live_children_count())
+            .annotate(children_count=_live_children_count(self.visible))
             .prefetch_related(
                 Prefetch(
                     "changes",
@@ -190,6 +197,9 @@ class AssetViewSet(ReadOnlyViewSet):
                 ),
             )
         )
+
+    def get_serializer_context(self):
+        return {**super().get_serializer_context(), "visible": self.visible}
 
     def get_serializer_class(self):
         if self.action == "retrieve":
@@ -234,12 +244,16 @@ class AssetViewSet(ReadOnlyViewSet):
 
 
 class TeamViewSet(AuditedModelViewSet):
-    """Teams that own assets. A team still accountable for something cannot be deleted."""
+    """Teams that own assets (a scoped reconciler's own). A team still accountable for
+    something cannot be deleted."""
 
     queryset = Team.objects.prefetch_related("members")
     serializer_class = serializers.TeamSerializer
     lookup_field = "slug"
     ordering_fields = ["name", "slug", "created_at"]
+
+    def get_queryset(self):
+        return self.visible.teams(super().get_queryset())
 
     @extend_schema(responses={204: None, 409: OpenApiResponse(description="The team is in use.")})
     def destroy(self, request, *args, **kwargs):
@@ -258,13 +272,18 @@ class TeamViewSet(AuditedModelViewSet):
 
 
 class OwnershipRuleViewSet(AuditedModelViewSet):
-    """Ownership rules. Every save or delete re-derives the owners of all live assets."""
+    """Ownership rules (a scoped reconciler's teams'). Every save or delete re-derives the
+    owners of all live assets."""
 
     queryset = OwnershipRule.objects.select_related("team")
     serializer_class = serializers.OwnershipRuleSerializer
     ordering_fields = ["position", "name", "created_at"]
     save_service = staticmethod(services.save_rule)
     delete_service = staticmethod(services.delete_rule)
+
+    def get_queryset(self):
+        rules = super().get_queryset()
+        return rules if self.visible.everything else rules.filter(team__in=self.visible.teams())
 
 
 # --- collection ---------------------------------------------------------------------------------
@@ -318,7 +337,7 @@ class AccessEventViewSet(ReadOnlyViewSet):
     ordering_fields = ["occurred_at", "actor", "action"]
 
     def get_queryset(self):
-        return scoping.visible_about_assets(self.request.user, super().get_queryset())
+        return self.visible.about(super().get_queryset())
 
 
 class FindingViewSet(ReadOnlyViewSet):
@@ -330,16 +349,20 @@ class FindingViewSet(ReadOnlyViewSet):
     ordering_fields = ["severity", "opened_at", "resolved_at"]
 
     def get_queryset(self):
-        return scoping.visible_about_assets(self.request.user, super().get_queryset())
+        return self.visible.about(super().get_queryset())
 
 
 class AuditLogViewSet(ReadOnlyViewSet):
-    """Every human decision and configuration change, newest first. Append-only."""
+    """Every human decision and configuration change, newest first. Append-only. A scoped
+    reconciler reads the decisions about the assets they can see."""
 
     queryset = AuditLog.objects.all()
     serializer_class = serializers.AuditLogSerializer
     filterset_class = filtersets.AuditLogFilterSet
     ordering_fields = ["at"]
+
+    def get_queryset(self):
+        return self.visible.audit(super().get_queryset())
 
 
 # --- posture reports ----------------------------------------------------------------------------

@@ -2,9 +2,14 @@
 their teams' assets and the unowned pool only; a viewer still reads everything."""
 
 import pytest
+from django.core.cache import cache
 from django.urls import reverse
 
+from inventory import services
 from inventory.models import Asset, AuditLog
+from tests.conftest import PLATFORM_SECRET
+
+from .helpers import page_of, queries_for, text_of
 
 DECIDE = reverse("dashboard:decide")
 
@@ -72,3 +77,87 @@ def test_a_viewer_still_reads_everything(client, scoped_estate, viewer):
     client.force_login(viewer)
     assert listed(client.get(reverse("dashboard:assets"))) == ["pay", "plat", "shadow"]
     assert client.get(scoped_estate["plat"].get_absolute_url()).status_code == 200
+
+
+# Every page that shows figures, rows or names, as a scoped reconciler reaches it.
+ESTATE_PAGES = [
+    "/",
+    "/?trend=90",
+    "/assets/",
+    "/reconcile/",
+    "/versions/",
+    "/teams/",
+    "/teams/payments/",
+    "/access/",
+    "/access/?actor=alice",
+    "/audit/",
+    "/sources/",
+    "/sources/test-source/",
+]
+
+
+def assert_no_trace_of_platform(page: str, where=""):
+    assert PLATFORM_SECRET not in page, where
+    assert ">plat<" not in page and "arn:fn:plat" not in page, where
+
+
+def test_estate_pages_count_and_show_only_the_scope(
+    client, scoped_estate, platform_ledger, reconciler, admin_user
+):
+    platform_ledger(3)
+    ledger = Asset.objects.get(name=f"{PLATFORM_SECRET}-0")
+    platform = scoped_estate["teams"]["platform"]
+    services.accept_risk([scoped_estate["plat"], ledger], admin_user, "known job", team=platform)
+    services.assign_owner([scoped_estate["shadow"]], scoped_estate["teams"]["payments"], reconciler)
+    client.force_login(admin_user)  # the whole estate's figures are cached first
+    overview = page_of(client.get("/"))
+    assert text_of(overview, "total-count") == "8"  # pay, plat, shadow, orphan, cluster, 3
+    assert 'data-testid="scope-note"' not in overview
+    for url in ESTATE_PAGES:
+        page_of(client.get(url))
+
+    client.force_login(reconciler)
+    pages = {url: page_of(client.get(url)) for url in ESTATE_PAGES}
+    for url, page in pages.items():
+        assert_no_trace_of_platform(page, url)
+    overview = pages["/"]
+    assert text_of(overview, "total-count") == "3"  # pay, shadow (now Payments'), orphan-app
+    assert "your teams' assets and the unowned pool" in text_of(overview, "scope-note")
+    assert text_of(overview, "untracked-count") == "1"
+    assert text_of(overview, "eol-count") == "0"
+    assert "python3.7" not in pages["/versions/"] and "1.19.2" not in pages["/versions/"]
+    assert "Platform" not in pages["/teams/"] and "Payments" in pages["/teams/"]
+    assert text_of(pages["/access/"], "event-count") == "2 events"
+    actor = pages["/access/?actor=alice"]
+    assert (text_of(actor, "actor-events"), text_of(actor, "actor-assets")) == ("2", "2")
+    audit = pages["/audit/"]
+    assert "shadow" in audit  # their own claim
+    assert "known job" not in audit
+
+    client.force_login(admin_user)  # and the scoped figures never reach anyone else
+    assert text_of(page_of(client.get("/")), "total-count") == "8"
+    assert PLATFORM_SECRET in page_of(client.get("/audit/"))
+
+
+def test_another_teams_page_is_not_found_and_their_parent_not_named(
+    client, scoped, platform_ledger
+):
+    platform_ledger(1)
+    assert client.get("/teams/platform/").status_code == 404
+    orphan = Asset.objects.get(name="orphan-app")
+    assert orphan.parent is not None and orphan.parent.owner.slug == "platform"
+    page = page_of(client.get(orphan.get_absolute_url()))
+    assert "orphan-app" in page
+    assert_no_trace_of_platform(page)
+
+
+@pytest.mark.parametrize("url", ESTATE_PAGES)
+def test_scoped_pages_cost_the_same_whatever_the_other_teams_hold(
+    client, scoped, platform_ledger, url
+):
+    platform_ledger(1)
+    cache.clear()
+    small = queries_for(client, url)
+    platform_ledger(6)
+    cache.clear()
+    assert queries_for(client, url) == small
