@@ -94,14 +94,12 @@ def visible_assets(user, assets=None):
 
 
 def visible_reports(user, reports=None):
-    """Posture reports the user may read: all, or for a scoped reconciler the organisation's
-    and their own teams'."""
+    """Posture reports the user may read: all, or for a scoped reconciler their own teams'
+    (the organisation's counts every team's assets, like the overview they do not see)."""
     reports = Report.objects.all() if reports is None else reports
     if not is_scoped(user):
         return reports
-    return reports.filter(
-        Q(scope=Report.Scope.ORGANISATION) | Q(team__in=Team.objects.filter(members=user))
-    )
+    return reports.filter(scope=Report.Scope.TEAM, team__in=Team.objects.filter(members=user))
 
 
 def decidable_teams(user, teams):
