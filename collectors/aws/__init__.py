@@ -14,6 +14,7 @@ in order as pages arrive.
 
 import re
 from collections.abc import Iterator
+from functools import partial
 from typing import ClassVar
 
 from botocore.exceptions import BotoCoreError, UnknownRegionError
@@ -30,8 +31,9 @@ SERVICES = ("cloudtrail", "ecr", "lambda", "ecs", "eks")
 ASSET_MODULES = {"ecr": ecr, "lambda": lambda_, "ecs": ecs, "eks": eks}
 DEFAULT_CONCURRENCY = 4
 DEFAULT_LOOKBACK_DAYS = 90
-# Task events held back until ECS is read (beyond this many, they stay linked to the cluster).
-MAX_HELD_TASK_EVENTS = 10_000
+# Events held back until the assets are read (beyond this many, they keep what they name: a
+# task event its cluster, a task definition or repository event that ARN).
+MAX_HELD_EVENTS = 10_000
 ACCOUNT_ID = re.compile(r"^\d{12}$")
 ROLE_ARN = re.compile(r"^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]+$")
 ROLE_NAME = re.compile(r"^[\w+=,.@/-]{1,512}$")
@@ -168,7 +170,9 @@ class AwsCollector(Collector):
             return
         region = self.region(scope.params["account"], scope.params["region"])
         context.creators = dict(cursor.get("creators", {}))
-        state, held = {}, []
+        state = {}
+        arns = cloudtrail.Arns(region.partition, region.region, region.account)
+        held = cloudtrail.HeldEvents(arns, MAX_HELD_EVENTS)
         if "cloudtrail" in self.services:
             lookback = int(
                 self.source.config.get("cloudtrail_lookback_days", DEFAULT_LOOKBACK_DAYS)
@@ -178,10 +182,8 @@ class AwsCollector(Collector):
             for record in cloudtrail.collect(region, start, end):
                 if cloudtrail.is_creation(record):
                     learned.setdefault(record.asset_key, record.actor)  # newest first
-                if cloudtrail.is_task_event(record) and len(held) < MAX_HELD_TASK_EVENTS:
-                    held.append(record)  # linked to its container once ECS has been read
-                    continue
-                yield record
+                if not held.hold(record):  # held ones are linked once the assets are read
+                    yield record
             context.creators.update(learned)
             state["cloudtrail_since"] = cloudtrail.next_since(start, end)
         seen = set()
@@ -189,23 +191,17 @@ class AwsCollector(Collector):
             if service in ASSET_MODULES:
                 for asset in ASSET_MODULES[service].collect(region, context):
                     seen.add(asset.key)
+                    held.note(asset)
                     yield asset
-        yield from self._linked(held, context)
+        yield from held.linked(partial(_task_container_key, context))
         state["creators"] = {key: who for key, who in context.creators.items() if key in seen}
         yield Cursor(state)
 
-    @staticmethod
-    def _linked(task_events: list, context: ScopeContext) -> Iterator:
-        """Task events, each linked to its container where ECS still lists the task (a task
-        that has ended leaves its event on the cluster)."""
 
-        def container_key(task, container, group):
-            return ecs.task_container_key(
-                task, container, group, context.ecs_tasks, context.ecs_services
-            )
-
-        for record in task_events:
-            yield cloudtrail.link_task_event(record, container_key)
+def _task_container_key(context: ScopeContext, task: str, container: str, group: str) -> str:
+    """The container asset that stands for a task ECS listed, or "" (a task that has ended
+    leaves its event on the cluster)."""
+    return ecs.task_container_key(task, container, group, context.ecs_tasks, context.ecs_services)
 
 
 def _in_partition(session, region: str, partition: str) -> bool:

@@ -4,7 +4,12 @@ ECR image, and who ran tasks or opened a shell in a container (ECS Exec).
 
 Task events (RunTask, StartTask, StopTask, ExecuteCommand) name a task, not an asset: they are
 linked to the cluster here, and to the container asset of the task — the service's, or the
-standalone task's — once ECS has been read (``link_task_event``).
+standalone task's — once ECS has been read (``link_task_event``). Task definition events
+(RegisterTaskDefinition, DeregisterTaskDefinition) and ECR repository events (CreateRepository,
+SetRepositoryPolicy, …) name what assets are built from, not an asset: once the scope's assets
+have been read, each is linked to every asset built from it (``HeldEvents``) — the containers of
+that task definition family; the containers and functions that run an image of that repository
+and the repository's images — as one access event per asset.
 
 Only write events are kept (reads would drown them). One lookup per event source, because
 LookupEvents filters on one attribute at a time; pages stream newest first. Each collection reads
@@ -12,13 +17,14 @@ from where the previous one's window ended, minus the time CloudTrail may take t
 event, so a late event is read on the next run; ingest deduplicates the overlap by event id.
 """
 
+import hashlib
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from ..records import AccessRecord
+from ..records import AccessRecord, DiscoveredAsset
 from .common import arn_resource, parse_time
 from .session import Region
 
@@ -32,6 +38,26 @@ EVENT_SOURCES = (
 NOISE = {"InitiateLayerUpload", "UploadLayerPart", "CompleteLayerUpload"}
 TASK_EVENTS = {"RunTask", "StartTask", "StopTask", "ExecuteCommand"}
 MAX_TASKS_PER_EVENT = 10
+TASK_DEFINITION_EVENTS = {"RegisterTaskDefinition", "DeregisterTaskDefinition"}
+# Events about an ECR repository itself (its policy, scanning, lifecycle, tag mutability).
+REPOSITORY_EVENTS = {
+    "CreateRepository",
+    "DeleteRepository",
+    "SetRepositoryPolicy",
+    "DeleteRepositoryPolicy",
+    "PutImageScanningConfiguration",
+    "PutImageTagMutability",
+    "PutLifecyclePolicy",
+    "DeleteLifecyclePolicy",
+}
+# The assets one task definition or repository event is linked to: the running ones first,
+# then stored images (a repository can hold thousands; its events stay readable on the rest).
+MAX_LINKED_ASSETS = 100
+# "123456789012.dkr.ecr.us-east-1.amazonaws.com/team/app:1.2" (or "@sha256:…"); ".cn" in China.
+ECR_IMAGE = re.compile(
+    r"^(?P<account>\d{12})\.dkr\.ecr(?:-fips)?\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?"
+    r"/(?P<name>[a-z0-9][a-z0-9._/-]*)(?:[:@]|$)"
+)
 # CloudTrail usually delivers an event within minutes; the next window re-reads this much.
 DELIVERY_DELAY = timedelta(minutes=20)
 MAX_LOOKBACK_DAYS = 90  # the event history CloudTrail keeps
@@ -119,8 +145,10 @@ def ecs_key(name: str, params: dict, response: dict, arns: Arns) -> str:
         return arns.ecs("service", params["service"], _text(params.get("cluster")))
     if name == "CreateCluster":
         return _text(_mapping(response.get("cluster")).get("clusterArn"))
-    if name == "RegisterTaskDefinition":
-        return _text(_mapping(response.get("taskDefinition")).get("taskDefinitionArn"))
+    if name == "RegisterTaskDefinition":  # without a response (refused), the family it named
+        registered = _text(_mapping(response.get("taskDefinition")).get("taskDefinitionArn"))
+        family = _text(params.get("family"))
+        return registered or (arns.ecs("task-definition", family) if family else "")
     if name == "DeregisterTaskDefinition" and _text(params.get("taskDefinition")):
         return arns.ecs("task-definition", params["taskDefinition"])
     if _text(params.get("resourceArn")):
@@ -165,9 +193,23 @@ def ecs_task_cluster(params: dict, response: dict, tasks: list[dict], arns: Arns
     return arns.ecs("cluster", cluster or "default")
 
 
+def repository_arn(name: str, params: dict, response: dict, arns: Arns) -> str:
+    """The repository an event about a repository itself concerns: ``arn:…:repository/NAME``."""
+    described = _mapping(response.get("repository"))
+    if _text(described.get("repositoryArn")):
+        return described["repositoryArn"]
+    repository = _text(params.get("repositoryName"))
+    registry = _text(params.get("registryId")) or arns.account
+    base = Arns(arns.prefix.split(":", 1)[1], arns.region, registry)
+    return base.make("ecr", f"repository/{repository}") if repository else ""
+
+
 def ecr_key(name: str, params: dict, response: dict, arns: Arns) -> str:
     """The image a PutImage pushed (or the first a BatchDeleteImage removed), keyed as its
-    asset: ``arn:…:repository/NAME@DIGEST``."""
+    asset: ``arn:…:repository/NAME@DIGEST``; for an event about a repository itself, the
+    repository (not an asset: ``HeldEvents`` links it to the assets built from it)."""
+    if name in REPOSITORY_EVENTS:
+        return repository_arn(name, params, response, arns)
     image = _mapping(response.get("image"))
     repository = _text(image.get("repositoryName")) or _text(params.get("repositoryName"))
     registry = _text(image.get("registryId")) or _text(params.get("registryId")) or arns.account
@@ -249,6 +291,10 @@ def transform_event(event: dict, *, partition: str, region: str, account: str):
     if name in TASK_EVENTS:
         # The task and container, never the command: an exec'd command line may carry secrets.
         detail["tasks"] = [{k: v[:MAX_DETAIL_TEXT] for k, v in t.items()} for t in tasks]
+    if asset_key and name in TASK_DEFINITION_EVENTS and source == "ecs.amazonaws.com":
+        detail["task_definition"] = asset_key[:MAX_DETAIL_TEXT]
+    if asset_key and name in REPOSITORY_EVENTS and source == "ecr.amazonaws.com":
+        detail["repository"] = asset_key[:MAX_DETAIL_TEXT]
     return AccessRecord(
         event_id=event["EventId"],
         provider="aws",
@@ -275,6 +321,106 @@ def link_task_event(record: AccessRecord, container_key) -> AccessRecord:
         if key:
             return replace(record, asset_key=key)
     return record
+
+
+def task_family_arn(task_definition_arn: str) -> str:
+    """ "arn:…:task-definition/web" for "arn:…:task-definition/web:6": a container asset stays
+    the same asset across its family's revisions, so events of every revision concern it."""
+    family, _, revision = task_definition_arn.rpartition(":")
+    return family if revision.isdigit() and "task-definition/" in family else task_definition_arn
+
+
+def image_repository_arn(image: str, partition: str) -> str:
+    """The ECR repository an image reference is in, as an ARN; "" for any other registry."""
+    match = ECR_IMAGE.match(image or "")
+    if not match:
+        return ""
+    arns = Arns(partition, match["region"], match["account"])
+    return arns.make("ecr", f"repository/{match['name']}")
+
+
+def built_from(asset: DiscoveredAsset, arns: Arns) -> list[str]:
+    """What events name that ``asset`` is built from: its ECS task definition family, the ECR
+    repository of the image it runs, or, for an ECR image, its repository."""
+    found = []
+    if asset.kind == "container" and asset.attributes.get("service") == "ECS":
+        family = str(asset.attributes.get("task_definition") or "").rpartition(":")[0]
+        if family:
+            found.append(arns.make("ecs", f"task-definition/{family}"))
+    if asset.kind == "image" and asset.attributes.get("service") == "ECR":
+        found.append(asset.key.partition("@")[0])
+    repository = image_repository_arn(asset.image, arns.prefix.split(":", 1)[1])
+    if repository:
+        found.append(repository)
+    return found
+
+
+def linked_copy(record: AccessRecord, asset_key: str) -> AccessRecord:
+    """The event as it concerns one of the assets built from what it names: an event id of its
+    own (the provider's, and which asset), stable from run to run so that ingest deduplicates."""
+    suffix = hashlib.sha256(asset_key.encode()).hexdigest()[:16]
+    return replace(record, event_id=f"{record.event_id}#{suffix}", asset_key=asset_key)
+
+
+class HeldEvents:
+    """Events that name a task, a task definition or an ECR repository rather than an asset,
+    held while the scope's assets are read and then linked to the assets they concern.
+
+    Only what a held event names is looked for among the assets, so the scope's other assets
+    cost nothing here; at most ``limit`` events are held (beyond, they keep what they name).
+    """
+
+    def __init__(self, arns: Arns, limit: int):
+        self.arns = arns
+        self.limit = limit
+        self.events: list[AccessRecord] = []
+        # what an event names -> the keys of the assets built from it: running ones, images
+        self.built: dict[str, tuple[list[str], list[str]]] = {}
+
+    def hold(self, record: AccessRecord) -> bool:
+        """Keep ``record`` to link later: True when it is held (and not to be written yet)."""
+        names_what = _built_from_target(record)
+        if not (is_task_event(record) or names_what) or len(self.events) >= self.limit:
+            return False
+        self.events.append(record)
+        if names_what:
+            self.built.setdefault(names_what, ([], []))
+        return True
+
+    def note(self, asset: DiscoveredAsset) -> None:
+        """Remember ``asset`` if a held event concerns what it is built from."""
+        if not self.built:
+            return
+        for target in built_from(asset, self.arns):
+            found = self.built.get(target)
+            if found is not None:
+                kept = found[1] if asset.kind == "image" else found[0]
+                if len(kept) < MAX_LINKED_ASSETS:
+                    kept.append(asset.key)
+
+    def linked(self, container_key: Callable[[str, str, str], str]) -> Iterator[AccessRecord]:
+        """Every held event, linked: a task event to its container (``link_task_event``), any
+        other to each asset built from what it names, or as it is when none was found."""
+        for record in self.events:
+            target = _built_from_target(record)
+            if not target:
+                yield link_task_event(record, container_key)
+                continue
+            running, images = self.built[target]
+            keys = (running + images)[:MAX_LINKED_ASSETS]
+            if not keys:
+                yield record
+            for key in keys:
+                yield linked_copy(record, key)
+
+
+def _built_from_target(record: AccessRecord) -> str:
+    """The task definition family or repository an event names, as assets are built from it."""
+    if record.detail.get("task_definition"):
+        return task_family_arn(record.asset_key)
+    if record.detail.get("repository"):
+        return record.asset_key
+    return ""
 
 
 def is_creation(record: AccessRecord) -> bool:

@@ -24,7 +24,7 @@ from inventory.models import (
     Team,
 )
 
-from .estate import MAIN, ORG_ROLE, Estate
+from .estate import MAIN, ORG_ROLE, WORKER_IMAGE_TAG, Estate
 
 pytestmark = pytest.mark.django_db
 
@@ -552,3 +552,89 @@ def test_a_runs_logs_carry_its_ids_and_never_a_credential(estate, trail, gate, m
     assert all(line["run_id"] == run.pk for line in lines if line["logger"].startswith("collect"))
     assert secret not in text
     assert "SecretAccessKey" not in text and "SessionToken" not in text
+
+
+def as_json(response: dict) -> dict:
+    return json.loads(json.dumps(response, default=str))
+
+
+def test_task_definition_and_repository_events_show_on_what_is_built_from_them(estate, trail):
+    ecs, ecr = estate.client("ecs"), estate.client("ecr")
+    # as CloudTrail records them: JSON, times as text
+    registered = as_json(ecs.describe_task_definition(taskDefinition="worker")["taskDefinition"])
+    repository = as_json(ecr.describe_repositories(repositoryNames=["worker"])["repositories"][0])
+    policy = '{"Version":"2012-10-17","Statement":[]}'
+    now = datetime.now(UTC)
+    ecs_source, ecr_source = "ecs.amazonaws.com", "ecr.amazonaws.com"
+    for event in (
+        trail_event(
+            "ev-register-worker",
+            "RegisterTaskDefinition",
+            ecs_source,
+            now - timedelta(hours=6),
+            CI,
+            {"family": "worker"},
+            {"taskDefinition": registered},
+        ),
+        trail_event(
+            "ev-deregister-old-worker",
+            "DeregisterTaskDefinition",
+            ecs_source,
+            now - timedelta(hours=5),
+            CI,
+            {"taskDefinition": "worker:0"},
+        ),
+        trail_event(
+            "ev-create-repository",
+            "CreateRepository",
+            ecr_source,
+            now - timedelta(days=3),
+            SAM,
+            {"repositoryName": "worker"},
+            {"repository": repository},
+        ),
+        trail_event(
+            "ev-repository-policy",
+            "SetRepositoryPolicy",
+            ecr_source,
+            now - timedelta(hours=4),
+            DEV,
+            {"repositoryName": "worker", "policyText": policy},
+            {"registryId": MAIN, "repositoryName": "worker", "policyText": policy},
+        ),
+        trail_event(
+            "ev-gone-repository",
+            "DeleteRepository",
+            ecr_source,
+            now - timedelta(hours=3),
+            DEV,
+            {"repositoryName": "scratch", "force": True},
+        ),
+    ):
+        trail.add("us-east-1", **event)
+    source = organization_source(estate, trail, config={"accounts": [MAIN]})
+
+    first = run_source(source)
+
+    assert first.status == RunStatus.SUCCEEDED, first.error
+    linked = {}
+    for event in AccessEvent.objects.select_related("asset").order_by("id"):
+        linked.setdefault(event.event_id.split("#")[0], set()).add(
+            event.asset.name if event.asset else event.asset_key
+        )
+    # a revision of the worker family: the container it runs in service worker
+    assert linked["ev-register-worker"] == linked["ev-deregister-old-worker"] == {"worker/worker"}
+    # the repository: the two services' containers running its image, and the image itself
+    in_repository = {"worker/worker", "admin/admin", f"worker:{WORKER_IMAGE_TAG}"}
+    assert linked["ev-repository-policy"] == linked["ev-create-repository"] == in_repository
+    # a repository nothing here is built from keeps its own ARN, unlinked
+    assert linked["ev-gone-repository"] == {f"arn:aws:ecr:us-east-1:{MAIN}:repository/scratch"}
+    policy_events = AccessEvent.objects.filter(action="SetRepositoryPolicy")
+    assert {e.actor for e in policy_events} == {DEV}
+    assert {e.detail["repository"] for e in policy_events} == {repository["repositoryArn"]}
+    assert policy not in json.dumps(list(policy_events.values_list("detail", flat=True)))
+
+    second = run_source(source)
+
+    assert second.status == RunStatus.SUCCEEDED, second.error
+    assert second.events == 0  # the window overlaps: the same ids, deduplicated

@@ -8,7 +8,7 @@ import pytest
 
 from collectors.aws import apigateway, cloudtrail, ecr, ecs, eks, iam, lambda_, organizations
 from collectors.aws.common import labels_from_tags, parse_time
-from collectors.records import Endpoint
+from collectors.records import DiscoveredAsset, Endpoint
 from inventory.eol import runtime_support
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -22,7 +22,7 @@ def fixture(name):
 
 LAMBDA, GATEWAY, ECS = fixture("lambda"), fixture("apigateway"), fixture("ecs")
 EKS_ECR, TRAIL = fixture("eks_ecr"), fixture("cloudtrail_organizations")
-TASK_TRAIL = fixture("cloudtrail_tasks")
+TASK_TRAIL, DEFINITION_TRAIL = fixture("cloudtrail_tasks"), fixture("cloudtrail_definitions")
 
 
 def function(name):
@@ -572,6 +572,130 @@ def test_task_events_link_to_the_container_that_stands_for_the_task():
         # a task ECS no longer lists stays on its cluster
         "arn:aws:ecs:eu-west-1:111111111111:cluster/batch",
     ]
+
+
+def definition_trail():
+    return [
+        cloudtrail.transform_event(e, partition="aws", region=REGION, account=ACCOUNT)
+        for e in DEFINITION_TRAIL["lookup_events"]["Events"]
+    ]
+
+
+def test_task_definition_and_repository_events_name_what_they_concern():
+    register, deregister, create, set_policy, *configured, delete, refused = definition_trail()
+    prefix = f"arn:aws:ecs:{REGION}:{ACCOUNT}:task-definition/payments-api"
+    assert register.asset_key == register.detail["task_definition"] == f"{prefix}:7"
+    assert deregister.asset_key == f"{prefix}:5"  # the request named "payments-api:5"
+    assert refused.outcome == "ClientException" and refused.asset_key == prefix  # no response
+    repository = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/payments/api"
+    assert [e.asset_key for e in (create, set_policy, *configured)] == [repository] * 5
+    assert [e.action for e in configured] == [
+        "DeleteRepositoryPolicy",
+        "PutImageScanningConfiguration",
+        "PutLifecyclePolicy",
+    ]
+    assert all(e.detail["repository"] == repository for e in (create, set_policy, *configured))
+    # another registry's repository, as the response describes it
+    assert delete.asset_key == f"arn:aws:ecr:{REGION}:222222222222:repository/legacy/batch"
+    # request data (an environment value, a policy) is never copied
+    assert "HIDDEN" not in repr(register) and "Principal" not in repr(set_policy)
+
+
+def test_images_resolve_to_their_ecr_repository():
+    repository = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/payments/api"
+    for image in (
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/payments/api:3.1.0",
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/payments/api@sha256:{'a' * 64}",
+        f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/payments/api",
+    ):
+        assert cloudtrail.image_repository_arn(image, "aws") == repository
+    china = "222222222222.dkr.ecr.cn-north-1.amazonaws.com.cn/app:1"
+    assert cloudtrail.image_repository_arn(china, "aws-cn") == (
+        "arn:aws-cn:ecr:cn-north-1:222222222222:repository/app"
+    )
+    for elsewhere in ("nginx:latest", "ghcr.io/acme/api:1", "public.ecr.aws/acme/api:1", ""):
+        assert cloudtrail.image_repository_arn(elsewhere, "aws") == ""
+
+
+def held_assets():
+    """A service's two containers of family payments-api, a standalone task of another family
+    running the same image, a function of another registry, and the repository's images."""
+    image = f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/payments/api:3.1.0"
+    service = f"arn:aws:ecs:{REGION}:{ACCOUNT}:service/payments/api"
+    repository = f"arn:aws:ecr:{REGION}:{ACCOUNT}:repository/payments/api"
+
+    def container(key, family, image):
+        attributes = {"service": "ECS", "task_definition": family}
+        return DiscoveredAsset(key, "aws", "container", key, image=image, attributes=attributes)
+
+    return [
+        container(f"{service}/container/api", "payments-api:6", image),
+        container(f"{service}/container/proxy", "payments-api:6", "envoyproxy/envoy:v1.31"),
+        container("arn:aws:ecs:task/payments/abc/container/job", "payments-migrate:2", image),
+        DiscoveredAsset(
+            f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:f",
+            "aws",
+            "function",
+            "f",
+            image=f"{ACCOUNT}.dkr.ecr.{REGION}.amazonaws.com/other:1",
+        ),
+        *(
+            DiscoveredAsset(
+                f"{repository}@sha256:{n}",
+                "aws",
+                "image",
+                f"payments/api:{n}",
+                attributes={"service": "ECR"},
+            )
+            for n in range(2)
+        ),
+    ]
+
+
+def test_held_events_link_to_every_asset_built_from_what_they_name():
+    register, deregister, _, set_policy, *_, delete, refused = definition_trail()
+    held = cloudtrail.HeldEvents(cloudtrail.Arns("aws", REGION, ACCOUNT), limit=100)
+    assert all(held.hold(e) for e in (register, deregister, set_policy, delete, refused))
+    api, proxy, job, function, *images = held_assets()
+    for asset in (*images, api, proxy, job, function):  # ECR is read before ECS
+        held.note(asset)
+
+    linked = list(held.linked(lambda *_: ""))
+
+    by_event = {}
+    for record in linked:
+        by_event.setdefault(record.event_id.split("#")[0], []).append(record.asset_key)
+    # every revision of the family concerns the service's containers, not another family's
+    assert by_event[register.event_id] == [api.key, proxy.key]
+    assert by_event[deregister.event_id] == by_event[refused.event_id] == [api.key, proxy.key]
+    # the repository: what runs its images first, then the images it holds
+    assert by_event[set_policy.event_id] == [api.key, job.key, *(i.key for i in images)]
+    # another registry's repository: nothing here is built from it, so it stays as it was
+    assert by_event[delete.event_id] == [delete.asset_key]
+    unlinked = next(r for r in linked if r.event_id == delete.event_id)
+    assert unlinked == delete
+    # one access event per asset, with an id of its own that the next run gives it again
+    ids = [r.event_id for r in linked]
+    assert len(set(ids)) == len(ids)
+    again = cloudtrail.HeldEvents(cloudtrail.Arns("aws", REGION, ACCOUNT), limit=100)
+    again.hold(register)
+    again.note(proxy)
+    first_time = next(
+        r.event_id
+        for r in linked
+        if r.event_id.startswith(f"{register.event_id}#") and r.asset_key == proxy.key
+    )
+    assert [r.event_id for r in again.linked(lambda *_: "")] == [first_time]
+
+
+def test_held_events_are_bounded_and_so_are_the_assets_one_event_is_linked_to():
+    register, *_ = definition_trail()
+    held = cloudtrail.HeldEvents(cloudtrail.Arns("aws", REGION, ACCOUNT), limit=1)
+    assert held.hold(register) and not held.hold(register)
+    for n in range(cloudtrail.MAX_LINKED_ASSETS + 5):
+        attributes = {"service": "ECS", "task_definition": "payments-api:7"}
+        held.note(DiscoveredAsset(f"c{n}", "aws", "container", "c", attributes=attributes))
+    assert len(list(held.linked(lambda *_: ""))) == cloudtrail.MAX_LINKED_ASSETS
 
 
 def test_function_keys_from_names_partial_and_qualified_arns():
