@@ -21,6 +21,8 @@ ABSENT = ("ResourceNotFoundException",)
 LATEST = "$LATEST"
 MAX_VERSIONS = 20  # the newest published versions kept per function (some publish thousands)
 INVOKE_ACTIONS = {"lambda:invokefunction", "lambda:invokefunctionurl", "lambda:*", "*"}
+TAGGED_TYPE = "lambda:function"
+TAG_PAGE_SIZE = 100  # the most GetResources returns per call
 
 
 @cache
@@ -43,8 +45,17 @@ def get_functions(region: Region) -> Iterator[dict]:
     return region.pages("lambda", "list_functions", "Functions")
 
 
-def get_tags(region: Region, arn: str) -> dict:
-    return region.call("lambda", "list_tags", Resource=arn).get("Tags", {})
+def get_tag_mappings(region: Region) -> Iterator[dict]:
+    """Every tagged function's tags, from the Resource Groups Tagging API: one paged read for
+    the region instead of a ListTags call per function (list_functions does not say them).
+    A function never tagged is not listed."""
+    return region.pages(
+        "resourcegroupstaggingapi",
+        "get_resources",
+        "ResourceTagMappingList",
+        page_size=TAG_PAGE_SIZE,
+        ResourceTypeFilters=[TAGGED_TYPE],
+    )
 
 
 def get_url_config(region: Region, name: str) -> dict | None:
@@ -76,7 +87,6 @@ def get_details(region: Region, function: dict) -> dict:
     (unique in its account and region) rather than its ARN, which some endpoints mis-encode."""
     name = function["FunctionName"]
     details = {
-        "tags": get_tags(region, function["FunctionArn"]),
         "url": get_url_config(region, name),
         "policy": get_policy(region, name),
         "aliases": get_aliases(region, name),
@@ -88,6 +98,11 @@ def get_details(region: Region, function: dict) -> dict:
 
 
 # --- transform --------------------------------------------------------------------------------
+
+
+def tags_by_function(mappings) -> dict[str, list[dict]]:
+    """Function ARN -> its tags, from GetResources' ``ResourceTagMappingList`` items."""
+    return {m["ResourceARN"]: m.get("Tags") or [] for m in mappings if m.get("ResourceARN")}
 
 
 def _principals(principal) -> list[str]:
@@ -208,7 +223,8 @@ def transform_function(
     today: date | None = None,
 ) -> DiscoveredAsset:
     """One function as Daylight records it. ``function`` is an item of list_functions,
-    ``details`` what ``get_details`` read, ``role`` the facts of its execution role."""
+    ``details`` what ``get_details`` read and its ``tags``, ``role`` the facts of its execution
+    role."""
     arn = function["FunctionArn"]
     raw_runtime = function.get("Runtime", "")
     deprecated_on = runtime_deprecations().get(raw_runtime)
@@ -275,6 +291,7 @@ def transform_function(
 def collect(region: Region, context: ScopeContext) -> Iterator[DiscoveredAsset]:
     """Every function of the region; detail calls run ``context.workers`` at a time."""
     routes = apigateway.routes_by_function(region)
+    tags = tags_by_function(get_tag_mappings(region))
 
     def read(function):
         details = get_details(region, function)
@@ -285,7 +302,7 @@ def collect(region: Region, context: ScopeContext) -> Iterator[DiscoveredAsset]:
         arn = function["FunctionArn"]
         yield transform_function(
             function,
-            details,
+            {**details, "tags": tags.get(arn, [])},
             account=region.account,
             region=region.region,
             routes=routes.get(arn, []),

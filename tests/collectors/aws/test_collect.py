@@ -4,11 +4,13 @@ into the real ingest path and database."""
 import io
 import json
 import logging
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from django.core.management import call_command
 
+from collectors.aws import session
 from collectors.runner import run_source
 from config.logs import JsonFormatter
 from inventory.coverage import uncovered_accounts
@@ -638,3 +640,25 @@ def test_task_definition_and_repository_events_show_on_what_is_built_from_them(e
 
     assert second.status == RunStatus.SUCCEEDED, second.error
     assert second.events == 0  # the window overlaps: the same ids, deduplicated
+
+
+def test_function_tags_are_read_once_per_region_not_per_function(estate, trail, teams, monkeypatch):
+    calls = Counter()
+
+    def count(model, **_):
+        calls[f"{model.service_model.service_name}:{model.name}"] += 1
+
+    monkeypatch.setattr(session, "CLIENT_HOOKS", [*session.CLIENT_HOOKS, ("before-call", count)])
+    source = organization_source(estate, trail)
+
+    run = run_source(source)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    assert calls["lambda:ListTags"] == 0
+    # once in each of the four scopes (two accounts, two regions), whatever their functions
+    assert calls["resourcegroupstaggingapi:GetResources"] == len(REGIONS) * 2
+    payments, platform = teams
+    assert alive("checkout").labels == {"team": "payments"} and alive("checkout").owner == payments
+    assert alive("open-invoke").owner == platform
+    assert alive("eu-report").labels == {"team": "data"}
+    assert alive("public-hook").labels == {} and alive("sandbox-fn").labels == {}

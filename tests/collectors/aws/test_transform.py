@@ -32,9 +32,22 @@ def function(name):
 # --- Lambda -----------------------------------------------------------------------------------
 
 
+def test_tags_are_read_for_every_function_at_once():
+    tags = lambda_.tags_by_function(LAMBDA["get_resources"]["ResourceTagMappingList"])
+    prefix = "arn:aws:lambda:eu-west-1:111111111111:function"
+    assert labels_from_tags(tags[f"{prefix}:invoice-render"]) == {
+        "team": "billing",
+        "cost-center": "cc-42",
+        "<script>": "alert(1)",
+    }
+    # tagged once, every tag removed since: listed without tags; never tagged: not listed
+    assert tags[f"{prefix}:thumbnailer"] == [] and f"{prefix}:edge-auth" not in tags
+
+
 def test_a_zip_function_keeps_names_not_values_and_says_how_it_is_reached():
+    tags = lambda_.tags_by_function(LAMBDA["get_resources"]["ResourceTagMappingList"])
     details = {
-        "tags": LAMBDA["list_tags"]["Tags"],
+        "tags": tags["arn:aws:lambda:eu-west-1:111111111111:function:invoice-render"],
         "url": LAMBDA["get_function_url_config"],
         "policy": LAMBDA["get_policy_public"],
         "aliases": LAMBDA["list_aliases"]["Aliases"],
