@@ -13,10 +13,11 @@ ownership rules, tracking status, exposure, EOL and the worst open finding's sev
 consistent with the findings. ``--reuse`` keeps an estate of the same size loaded earlier.
 
 Measuring: each page is requested with Django's test Client as a signed-in user of the role the
-page is for; the first request is reported on its own (cold caches), then ``--repeat`` more give
-the median and 95th percentile. Queries per page are counted on every request ("8/15": warm /
-cold). Last, one reconciler decision is made and the pages with estate-wide figures are
-requested once: what a decision costs the next view. ``--indexes none`` drops, in this
+page is for, over HTTPS as production serves it (plain HTTP is redirected there); the first
+request is reported on its own (cold caches), then ``--repeat`` more give the median and 95th
+percentile. Queries per page are counted on every request ("8/15": warm / cold). Last, one
+reconciler decision is made and the pages with estate-wide figures are requested once: what a
+decision costs the next view. ``--indexes none`` drops, in this
 database only, the PostgreSQL-only indexes inventory's models declare for the dashboard
 (``inventory.models.indexes``), to measure what they buy.
 
@@ -535,7 +536,7 @@ def measure(repeat: int):
         for _ in range(repeat + 1):
             with CaptureQueriesContext(connection) as captured:
                 started = time.perf_counter()
-                response = clients[role].get(url)
+                response = clients[role].get(url, secure=True)
                 elapsed = (time.perf_counter() - started) * 1000
             queries.add(len(captured))
             reset_queries()
@@ -573,7 +574,7 @@ def measure_after_decision(clients):
     print("First view after one decision (figures warm before it):")
     for name in AFTER_DECISION:
         started = time.perf_counter()
-        response = clients["viewer"].get(reverse(f"dashboard:{name}"))
+        response = clients["viewer"].get(reverse(f"dashboard:{name}"), secure=True)
         elapsed = (time.perf_counter() - started) * 1000
         if response.status_code != 200:
             sys.exit(f"{name} answered {response.status_code}")
