@@ -56,6 +56,7 @@ from .models import (
 from .models.assets import SEVERITY_RANK
 from .schedules import parse_cron
 from .scoping import EVERYTHING, Visibility
+from .search import name_or_key_contains
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
 
@@ -689,7 +690,7 @@ def assets_matching(criteria: dict):
     if before := criteria.get("first_seen_before"):
         queryset = queryset.filter(first_seen__lt=_day_start(before))
     if text := criteria.get("q"):
-        queryset = queryset.filter(Q(name__icontains=text) | Q(key__icontains=text))
+        queryset = queryset.filter(name_or_key_contains(text))
     return queryset
 
 

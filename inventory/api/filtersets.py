@@ -21,6 +21,7 @@ from inventory.models import (
     Severity,
     TrackingStatus,
 )
+from inventory.search import name_or_key_contains
 
 
 class IntegerFilter(filters.NumberFilter):
@@ -122,7 +123,7 @@ class AssetFilterSet(filters.FilterSet):
         return filter_label(queryset, value)
 
     def filter_text(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(key__icontains=value))
+        return queryset.filter(name_or_key_contains(value))
 
 
 class FindingFilterSet(filters.FilterSet):

@@ -52,6 +52,7 @@ def client(api, viewer):
         ("label=env=staging", set()),
         ("q=PAY", {PAY_API}),
         ("q=namespaces/batch", {BATCH}),
+        ("q=pay-api arn:aws", set()),  # the end of a name and the start of its key
         ("provider=aws&tracking=untracked", {OLD_REPORT}),
     ],
 )

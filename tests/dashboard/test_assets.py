@@ -99,6 +99,9 @@ FILTER_CASES = [
     ("label=purpose%3Dnope", lambda a: False),
     ("q=fn-0003", lambda a: _is_fn(a) and _fn_index(a) == 3),
     ("q=FN://ACCT-B", lambda a: _is_fn(a) and a.account == "acct-b"),
+    ("q=0003%20fn://", lambda a: False),  # the end of a name and the start of its key
+    ("q=fn_0003", lambda a: False),  # LIKE's wildcards are taken literally
+    ("q=%25", lambda a: False),
     ("finding=unauthenticated-endpoint", lambda a: _is_fn(a) and _fn_index(a) % 3 == 0),
     ("source=prod&account=acct-a", lambda a: a.account == "acct-a"),
     ("source=elsewhere", lambda a: False),
