@@ -3,6 +3,13 @@
 The runner opens a count per scope; a provider's HTTP hook adds to whatever count is open in its
 context. Worker threads of a collector share their scope's count when they run in a copy of the
 caller's context (``contextvars.copy_context()``), which is how collectors start them.
+
+Each provider hooks its own client library where every HTTP attempt passes (retries included):
+AWS botocore's ``needs-retry`` event (collectors/aws/session.py), Kubernetes urllib3's
+connections (collectors/kubernetes/api.py), Docker the SDK's requests session
+(collectors/docker/api.py), Google the requests sessions under the REST transports
+(collectors/gcp/clients.py), Azure a pipeline policy run on every retry
+(collectors/azure/clients.py). Requests for credentials (tokens) are not counted.
 """
 
 import threading
@@ -49,3 +56,19 @@ def count_call():
 def count_throttle():
     if (counts := _current.get()) is not None:
         counts.add(throttled=1)
+
+
+TOO_MANY_REQUESTS = 429
+
+
+def count_status(status: int) -> None:
+    """Count an answer as throttled when it is HTTP 429 (Too Many Requests), the status every
+    provider but AWS throttles with."""
+    if status == TOO_MANY_REQUESTS:
+        count_throttle()
+
+
+def count_response(response, *args, **kwargs):
+    """A ``requests`` response hook: one request answered, throttled if 429."""
+    count_call()
+    count_status(response.status_code)

@@ -13,6 +13,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from collectors import telemetry
 from collectors.base import CollectorError
 
 from .transform import server_identity
@@ -78,7 +79,47 @@ def connect(
         raise CollectorError(f"kubernetes:LoadConfig {where.strip()}", str(exc)) from exc
     if server:
         api_client.configuration.host = server.rstrip("/")
+    count_requests(api_client)
     return api_client
+
+
+class _Counting:
+    """Mixed into urllib3's connections: every request sent counts for the scope's metrics
+    (urllib3 retries by sending again, e.g. after a 429 with Retry-After) and every 429 answer
+    counts as throttled."""
+
+    def request(self, *args, **kwargs):
+        telemetry.count_call()
+        return super().request(*args, **kwargs)
+
+    def getresponse(self, *args, **kwargs):
+        response = super().getresponse(*args, **kwargs)
+        telemetry.count_status(response.status)
+        return response
+
+
+class _CountingHTTPConnection(_Counting, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _CountingHTTPSConnection(_Counting, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _CountingHTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _CountingHTTPConnection
+
+
+class _CountingHTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _CountingHTTPSConnection
+
+
+def count_requests(api_client: client.ApiClient) -> None:
+    """Count the client's requests through connections of urllib3's own kinds that count. A
+    SOCKS proxy's connections are left as they are (its requests go uncounted)."""
+    manager = api_client.rest_client.pool_manager
+    if manager.pool_classes_by_scheme == urllib3.poolmanager.pool_classes_by_scheme:
+        manager.pool_classes_by_scheme = {"http": _CountingHTTPPool, "https": _CountingHTTPSPool}
 
 
 def _plain(node):

@@ -69,6 +69,9 @@ class FakeKubernetes:
         }
         self.forbidden: set[str] = set()  # resource plurals answered with 403
         self.expire_next_continue = 0  # how many continue requests to answer 410
+        # resource plural -> how many requests to answer 429 with Retry-After (API Priority and
+        # Fairness rejecting a request)
+        self.throttle: dict[str, int] = {}
         self.generation = 1
         self.requests: list[str] = []
         self._server = None
@@ -105,6 +108,8 @@ class FakeKubernetes:
                 code, body = fake.handle(self.path, self.headers.get("Authorization", ""))
                 payload = json.dumps(body).encode()
                 self.send_response(code)
+                if code == 429:
+                    self.send_header("Retry-After", "0")
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
@@ -145,6 +150,9 @@ class FakeKubernetes:
         resource = rest[0]
         if (api_version, resource) not in self.objects:
             return 404, status(404, "NotFound", "the server could not find the requested resource")
+        if self.throttle.get(resource, 0) > 0:
+            self.throttle[resource] -= 1
+            return 429, status(429, "TooManyRequests", "Too many requests, please try again later.")
         if resource in self.forbidden:
             return 403, status(
                 403,

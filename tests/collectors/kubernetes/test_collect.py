@@ -294,3 +294,17 @@ def test_a_source_naming_a_token_value_is_refused():
         import_sources(
             "sources:\n- {name: k, provider: kubernetes, config: {audit_webhook_token: abc}}"
         )
+
+
+def test_every_request_the_server_received_is_counted_with_its_throttled_answers(clusters):
+    """urllib3 retries a 429 that carries Retry-After on its own: both attempts reach the
+    server, and both are counted."""
+    fake = clusters.start("prod")
+    fake.throttle = {"pods": 1, "deployments": 2}
+
+    run = run_source(make_source(clusters, page_size=3))
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    (read,) = [s for s in run.scope_runs.all() if s.api_calls is not None]
+    assert read.api_calls == len(fake.requests) > 10
+    assert read.throttled == 3 and fake.throttle == {"pods": 0, "deployments": 0}
