@@ -8,10 +8,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import docker
+from docker.context import ContextAPI
 from docker.errors import DockerException, NotFound
 from docker.tls import TLSConfig
+from docker.utils import kwargs_from_env
 from requests.exceptions import RequestException
 
+from collectors import telemetry
 from collectors.base import CollectorError
 
 DEFAULT_TIMEOUT = 30
@@ -45,14 +48,34 @@ def connect(
         tls = TLSConfig(client_cert=client_cert, ca_cert=tls_ca_file or None, verify=tls_verify)
     with _call(f"Connect {host or 'DOCKER_HOST'}"):
         if not host:
-            return docker.from_env(version="auto", timeout=timeout).api
-        return docker.APIClient(
+            return CountingAPIClient(version="auto", timeout=timeout, **_environment())
+        return CountingAPIClient(
             base_url=host,
             version="auto",
             timeout=timeout,
             tls=tls or False,
             use_ssh_client=use_ssh_client,
         )
+
+
+def _environment() -> dict:
+    """Where ``docker.from_env`` would connect: DOCKER_HOST and DOCKER_TLS_VERIFY /
+    DOCKER_CERT_PATH, else the Docker CLI's current context, else the local socket."""
+    params = kwargs_from_env()
+    if "base_url" not in params:
+        params = {**ContextAPI.kwargs_from_context(), **params}
+    return params
+
+
+class CountingAPIClient(docker.APIClient):
+    """The SDK's low-level client (a requests session) counting every request it sends for the
+    scope's metrics, from the API version negotiation in its constructor onwards."""
+
+    def send(self, request, **kwargs):
+        telemetry.count_call()
+        response = super().send(request, **kwargs)
+        telemetry.count_status(response.status_code)
+        return response
 
 
 def get_info(api: docker.APIClient) -> dict:

@@ -11,6 +11,7 @@ under CI (``CI`` set), where .ci/test installs docker.io and a missing engine is
 """
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -84,6 +85,15 @@ class Engine:
         self.client = client
         self.workdir = workdir
         self.socket_path = url.removeprefix("unix://")
+        self.log = workdir / "dockerd.log"
+
+    def served_since(self, offset: int) -> list[str]:
+        """The API requests the engine logged serving after ``offset`` bytes of its log
+        ("GET /v1.47/containers/json"): the engine's own account of what it received."""
+        with self.log.open("rb") as log:
+            log.seek(offset)
+            text = log.read().decode(errors="replace")
+        return re.findall(r'msg="Calling ([A-Z]+ [^"]+)"', text)
 
     def create(self, name: str, image: str = f"{IMAGE}:{IMAGE_TAG}", *, start=False, **options):
         """Create (and start) a container that only sleeps; ``options`` go to the host config
@@ -136,6 +146,7 @@ def running_engine(prefix: str):
         "--bridge=none",
         f"--add-runtime={RUNTIME}={_runtime_wrapper(workdir)}",
         f"--default-runtime={RUNTIME}",
+        "--debug",  # logs each API request it serves ("Calling GET /…"), which tests count
     ]
     with log.open("wb") as log_file:
         process = subprocess.Popen(command, stdout=log_file, stderr=subprocess.STDOUT)

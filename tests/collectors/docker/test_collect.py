@@ -255,3 +255,17 @@ def test_hostile_labels_are_stored_bounded_and_inert(estate, source):
     assert len(stored_keys) == 1 and len(stored_keys[0]) <= 512
     assert hostile.labels[stored_keys[0]].startswith("<script>")
     assert len(hostile.labels[stored_keys[0]]) <= 4096
+
+
+def test_every_request_the_engine_served_is_counted(estate, source, docker_engine):
+    """From the API version negotiation in the client's constructor to the events stream."""
+    before = docker_engine.log.stat().st_size
+
+    run = run_source(source)
+
+    (read,) = run.scope_runs.all()
+    served = docker_engine.served_since(before)
+    assert any(request.startswith("GET /version") for request in served)
+    assert any("/events" in request for request in served)
+    assert read.api_calls == len(served) > len(SEEDED)
+    assert read.throttled == 0
