@@ -17,6 +17,7 @@ from google.cloud import container_v1, functions_v2, resourcemanager_v3, run_v2
 from google.oauth2 import service_account
 from google.protobuf import json_format
 
+from .. import telemetry
 from ..base import CollectorError
 
 SCOPES = ("https://www.googleapis.com/auth/cloud-platform",)
@@ -58,31 +59,39 @@ class GcpClients:
         options = ClientOptions(api_endpoint=self.endpoint_url) if self.endpoint_url else None
         return {"credentials": self.credentials, "transport": "rest", "client_options": options}
 
+    def _make(self, client_class):
+        """A generated client on its REST transport, whose requests session counts every
+        answer for the scope's metrics (the transport keeps the session it made as
+        ``_session``; the generated REST transports all do)."""
+        made = client_class(**self._kwargs())
+        counted(made.transport._session)
+        return made
+
     @cached_property
     def functions(self) -> functions_v2.FunctionServiceClient:
-        return functions_v2.FunctionServiceClient(**self._kwargs())
+        return self._make(functions_v2.FunctionServiceClient)
 
     @cached_property
     def run(self) -> run_v2.ServicesClient:
-        return run_v2.ServicesClient(**self._kwargs())
+        return self._make(run_v2.ServicesClient)
 
     @cached_property
     def gke(self) -> container_v1.ClusterManagerClient:
-        return container_v1.ClusterManagerClient(**self._kwargs())
+        return self._make(container_v1.ClusterManagerClient)
 
     @cached_property
     def projects(self) -> resourcemanager_v3.ProjectsClient:
-        return resourcemanager_v3.ProjectsClient(**self._kwargs())
+        return self._make(resourcemanager_v3.ProjectsClient)
 
     @cached_property
     def folders(self) -> resourcemanager_v3.FoldersClient:
-        return resourcemanager_v3.FoldersClient(**self._kwargs())
+        return self._make(resourcemanager_v3.FoldersClient)
 
     @cached_property
     def session(self) -> AuthorizedSession:
         """For the calls no generated REST client covers: Cloud Run's location list, and Logging
         (whose generated client speaks gRPC only, and whose JSON client cannot retry a page)."""
-        return AuthorizedSession(self.credentials)
+        return counted(AuthorizedSession(self.credentials))
 
     def endpoint(self, default: str) -> str:
         return self.endpoint_url or default
@@ -99,6 +108,13 @@ class GcpClients:
         if response.status_code >= 400:
             raise exceptions.from_http_response(response)
         return response.json()
+
+
+def counted(session: AuthorizedSession) -> AuthorizedSession:
+    """``session`` with a response hook counting each answer (and each 429) for the scope's
+    metrics; retries by api_core's Retry are requests of their own, so each counts."""
+    session.hooks["response"].append(telemetry.count_response)
+    return session
 
 
 def get_iam_policy(method, resource: str, call: str) -> dict:

@@ -197,6 +197,26 @@ def test_throttling_is_retried(fake_gcp, key_file):
     assert set(fake_gcp.throttle.values()) == {0}
 
 
+def test_every_request_the_server_received_is_counted_with_its_throttled_answers(
+    fake_gcp, key_file
+):
+    """Through the generated REST clients and the plain session alike; api_core's retries after
+    a 429 are requests of their own."""
+    fake_gcp.throttle.update({"/locations/-/functions": 1, "/v2/entries:list": 1, "/services": 2})
+    source = gcp_source(fake_gcp, key_file, projects=["acme-prod"])
+
+    run = run_source(source, at=NOW)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    (read,) = run.scope_runs.all()
+    paths = {path for _, path, _ in fake_gcp.requests}
+    assert any(p.endswith("/v2/entries:list") for p in paths)  # the session's
+    assert any(p.endswith("/locations/-/functions") for p in paths)  # a generated client's
+    assert read.api_calls == len(fake_gcp.requests) > 10
+    assert read.throttled == 4
+    assert set(fake_gcp.throttle.values()) == {0}  # every 429 was answered
+
+
 def test_an_organization_source_lists_its_projects_as_accounts_and_scopes(fake_gcp, key_file):
     # Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, set by key_file).
     source = Source.objects.create(
