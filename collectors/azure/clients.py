@@ -8,6 +8,7 @@ the scope, which names the audience Entra ID issues tokens for.
 from functools import cached_property
 
 from azure.core.exceptions import HttpResponseError
+from azure.core.pipeline.policies import SansIOHTTPPolicy
 from azure.core.rest import HttpRequest
 from azure.identity import DefaultAzureCredential, EnvironmentCredential
 from azure.mgmt.containerinstance import ContainerInstanceManagementClient
@@ -16,6 +17,7 @@ from azure.mgmt.monitor import MonitorManagementClient
 from azure.mgmt.resource.resources import ResourceManagementClient
 from azure.mgmt.web import WebSiteManagementClient
 
+from .. import telemetry
 from ..base import CollectorError
 from .common import Cloud
 
@@ -31,6 +33,17 @@ def make_credential(cloud: Cloud, kind: str = "default"):
     return DefaultAzureCredential(authority=cloud.authority)
 
 
+class CountRequests(SansIOHTTPPolicy):
+    """Counts every request the pipeline sends for the scope's metrics, and each 429 answer as
+    throttled. A per-retry policy: it runs on each attempt the retry policy makes."""
+
+    def on_request(self, request):
+        telemetry.count_call()
+
+    def on_response(self, request, response):
+        telemetry.count_status(response.http_response.status_code)
+
+
 class AzureClients:
     """The ARM clients of one subscription (or, with no subscription, of the tenant)."""
 
@@ -40,6 +53,7 @@ class AzureClients:
         self.kwargs = {
             "base_url": (endpoint_url or cloud.arm_endpoint).rstrip("/"),
             "credential_scopes": [cloud.scope],
+            "per_retry_policies": [CountRequests()],
         }
 
     def _make(self, client_class):

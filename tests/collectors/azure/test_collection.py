@@ -194,6 +194,21 @@ def test_throttling_is_retried_after_the_servers_delay(fake_arm, credential):
     assert set(fake_arm.throttle.values()) == {0}
 
 
+def test_every_request_the_server_received_is_counted_with_its_throttled_answers(
+    fake_arm, credential
+):
+    """The counting policy runs on every attempt the pipeline's retry policy makes."""
+    fake_arm.throttle.update({"/managedclusters": 2, "/management/values": 1})
+
+    run = run_source(azure_source(fake_arm, subscriptions=[PROD]), at=NOW)
+
+    assert run.status == RunStatus.SUCCEEDED, run.error
+    (read,) = run.scope_runs.all()
+    assert read.api_calls == len(fake_arm.requests) > 10
+    assert read.throttled == 3
+    assert set(fake_arm.throttle.values()) == {0}  # every 429 was answered
+
+
 def test_reader_only_credentials_still_report_apps_without_setting_names(fake_arm, credential):
     fake_arm.settings_forbidden = True
     run = run_source(azure_source(fake_arm, subscriptions=[PROD]), at=NOW)

@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 import pytest
 
 from collectors.azure import activity_log, aks, container_instances, subscriptions, web_apps
-from collectors.azure.clients import AzureClients
+from collectors.azure.clients import AzureClients, CountRequests
 from collectors.azure.collector import AzureCollector
 from collectors.azure.common import CLOUDS, runtime_from_fx, windows_runtime
 
@@ -327,10 +327,12 @@ def test_subscriptions_become_account_assets():
 
 def test_the_cloud_picks_endpoint_and_token_scope_and_an_override_keeps_the_scope():
     usgov = AzureClients(object(), CLOUDS["usgov"], PROD)
+    counting = usgov.kwargs.pop("per_retry_policies")
     assert usgov.kwargs == {
         "base_url": "https://management.usgovcloudapi.net",
         "credential_scopes": ["https://management.usgovcloudapi.net/.default"],
     }
+    assert [type(policy) for policy in counting] == [CountRequests]
     private = AzureClients(object(), CLOUDS["china"], PROD, "https://arm.private.example/")
     assert private.kwargs["base_url"] == "https://arm.private.example"
     assert private.kwargs["credential_scopes"] == ["https://management.chinacloudapi.cn/.default"]
