@@ -294,6 +294,13 @@ OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OIDC_AUTHORIZATION_ENDPOINT", "
 OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OIDC_TOKEN_ENDPOINT", "")
 OIDC_OP_USER_ENDPOINT = os.environ.get("OIDC_USERINFO_ENDPOINT", "")
 OIDC_OP_JWKS_ENDPOINT = os.environ.get("OIDC_JWKS_URI", "")
+OIDC_OP_LOGOUT_ENDPOINT = os.environ.get("OIDC_END_SESSION_ENDPOINT", "")
+# Signing out of Daylight after signing in through the provider ends the provider's session too
+# (OpenID Connect RP-Initiated Logout 1.0), when it names an end_session_endpoint. The ID token
+# stays in the (server-side) session to be sent back as id_token_hint: it opens nothing here.
+OIDC_PROVIDER_LOGOUT = env_bool("OIDC_PROVIDER_LOGOUT", True)
+OIDC_STORE_ID_TOKEN = OIDC_PROVIDER_LOGOUT
+OIDC_OP_LOGOUT_URL_METHOD = "inventory.sso.provider_logout_url"
 OIDC_RP_SIGN_ALGO = os.environ.get("OIDC_SIGN_ALGO", "RS256")
 OIDC_RP_SCOPES = os.environ.get("OIDC_SCOPES", "openid email profile")
 OIDC_USE_PKCE = True

@@ -18,7 +18,7 @@ urlpatterns = [
         login_not_required(auth_views.LoginView.as_view(authentication_form=SignInForm)),
         name="login",
     ),
-    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("accounts/logout/", sso.SignOutView.as_view(), name="logout"),
     # Single sign-on: both answer 404 unless it is configured.
     path(
         "accounts/oidc/authenticate/",

@@ -5,11 +5,13 @@ token's signature against the provider's published keys (JWKS). Daylight adds wh
 out — the token's issuer, audience and expiry must be right — finds the provider's endpoints
 from its discovery document, links people by issuer and subject (never by e-mail, so no account
 at the provider can take over a local one), and applies the provider's groups as the person's
-role and team memberships at every sign-in.
+role and team memberships at every sign-in. Signing out of Daylight after signing in through
+the provider ends the provider's session too (OpenID Connect RP-Initiated Logout 1.0).
 """
 
 import logging
 import re
+from urllib.parse import urlencode
 
 import jwt
 import requests
@@ -20,12 +22,18 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, SuspiciousOperation
 from django.db import transaction
 from django.http import Http404, HttpResponseRedirect
-from django.shortcuts import resolve_url
+from django.shortcuts import render, resolve_url
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views import View
+from django.views.decorators.cache import never_cache
 from mozilla_django_oidc.auth import OIDCAuthenticationBackend
 from mozilla_django_oidc.utils import import_from_settings
-from mozilla_django_oidc.views import OIDCAuthenticationCallbackView, OIDCAuthenticationRequestView
+from mozilla_django_oidc.views import (
+    OIDCAuthenticationCallbackView,
+    OIDCAuthenticationRequestView,
+    OIDCLogoutView,
+)
 
 from . import services
 from .models import ExternalIdentity, Team
@@ -40,6 +48,7 @@ DISCOVERED = {
     "OIDC_OP_TOKEN_ENDPOINT": "token_endpoint",
     "OIDC_OP_USER_ENDPOINT": "userinfo_endpoint",
     "OIDC_OP_JWKS_ENDPOINT": "jwks_uri",
+    "OIDC_OP_LOGOUT_ENDPOINT": "end_session_endpoint",
 }
 # Claims are the provider's to fill; keep what Daylight stores of them bounded.
 MAX_GROUPS = 1000
@@ -316,3 +325,49 @@ class CallbackView(OIDCAuthenticationCallbackView):
             "or ask an administrator.",
         )
         return super().login_failure()
+
+
+# --- signing out ------------------------------------------------------------------------------
+
+
+def provider_logout_url(request) -> str:
+    """Where signing out sends the browser (the library asks before it ends the session).
+    Someone who signed in through the provider goes to its end_session_endpoint with their ID
+    token as ``id_token_hint`` and Daylight's sign-in page as ``post_logout_redirect_uri``, so
+    the provider's session ends too and the next sign-in asks again. A local account, or a
+    provider that names no such endpoint or cannot be reached, signs out of Daylight only."""
+    local = resolve_url(settings.LOGOUT_REDIRECT_URL)
+    id_token = request.session.get("oidc_id_token")
+    if not (settings.OIDC_ENABLED and settings.OIDC_PROVIDER_LOGOUT and id_token):
+        return local
+    try:
+        endpoint = oidc_setting("OIDC_OP_LOGOUT_ENDPOINT")
+    except DiscoveryError as exc:
+        logger.warning("Signing out at the provider is unavailable: %s", exc)
+        return local
+    if not endpoint:
+        return local
+    query = urlencode(
+        {
+            "id_token_hint": id_token,
+            "post_logout_redirect_uri": request.build_absolute_uri(local),
+            "client_id": settings.OIDC_RP_CLIENT_ID,
+        }
+    )
+    return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
+
+
+@method_decorator(never_cache, name="dispatch")
+class SignOutView(OIDCLogoutView):
+    """Ends the Daylight session (POST only, with its CSRF token), then sends the browser to
+    ``provider_logout_url``: to the sign-in page with a redirect, to the provider from a page
+    that moves on by itself. A redirect there would be refused by the browser: it would still
+    be the sign-out form's navigation, and the pages' policy (form-action 'self') keeps forms
+    on Daylight."""
+
+    def post(self, request):
+        response = super().post(request)
+        target = response["Location"]
+        if target == resolve_url(settings.LOGOUT_REDIRECT_URL):
+            return response
+        return render(request, "registration/signing_out.html", {"provider_url": target})

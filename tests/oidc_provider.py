@@ -1,7 +1,8 @@
 """A small, real OpenID Connect provider for the tests: discovery document, JWKS, an authorize
 endpoint that signs in whoever the test says and redirects back with a code, a token endpoint
 that checks the client, the redirect URI and the PKCE verifier and returns an ID token signed
-RS256, and userinfo. It listens on 127.0.0.1 on a free port, in a thread the test stops.
+RS256, userinfo, and an end_session_endpoint (RP-Initiated Logout 1.0) that ends the session
+its ID token hint names. It listens on 127.0.0.1 on a free port, in a thread the test stops.
 
 Knobs let a test make the provider misbehave the way an attacker or a misconfiguration would:
 sign with a key it does not publish, name another audience or issuer, echo another nonce."""
@@ -50,6 +51,8 @@ class Provider:
         self.client_id = client_id
         self.client_secret = client_secret
         self.redirect_uris: set[str] = set()
+        self.post_logout_redirect_uris: set[str] = set()
+        self.ended_sessions: list[dict] = []  # the ID token claims of each session ended
         self.person: Person | None = None
         self.grants: dict[str, Grant] = {}
         self.tokens: dict[str, Person] = {}
@@ -59,6 +62,7 @@ class Provider:
         self.id_token_overrides: dict = {}
         self.userinfo_overrides: dict = {}
         self.serve_userinfo = True
+        self.serve_end_session = True
         self.unsigned = False  # alg "none"
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
@@ -88,6 +92,7 @@ class Provider:
             "token_endpoint": f"{self.issuer}/token",
             "userinfo_endpoint": f"{self.issuer}/userinfo" if self.serve_userinfo else None,
             "jwks_uri": f"{self.issuer}/jwks",
+            "end_session_endpoint": f"{self.issuer}/logout" if self.serve_end_session else None,
             "response_types_supported": ["code"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": ["RS256"],
@@ -173,6 +178,33 @@ class Provider:
             return 401, {}, {"error": "invalid_token"}
         return 200, {}, {"sub": person.sub, **person.claims, **self.userinfo_overrides}
 
+    def end_session(self, params):
+        """GET /logout: the hint must be an ID token this provider issued to this client (an
+        expired one still names the session); the session ends, and the browser goes back only
+        to an address the client registered."""
+        try:
+            claims = jwt.decode(
+                params.get("id_token_hint", ""),
+                self.key.public_key(),
+                algorithms=["RS256"],
+                audience=self.client_id,
+                issuer=self.issuer,
+                options={"verify_exp": False},
+            )
+        except jwt.InvalidTokenError as exc:
+            return 400, {}, {"error": "invalid_request", "error_description": str(exc)}
+        if params.get("client_id", self.client_id) != self.client_id:
+            return 400, {}, {"error": "invalid_client"}
+        target = params.get("post_logout_redirect_uri")
+        if target is not None and target not in self.post_logout_redirect_uris:
+            return 400, {}, {"error": "invalid_post_logout_redirect_uri"}
+        self.ended_sessions.append(claims)
+        if self.person is not None and self.person.sub == claims["sub"]:
+            self.person = None  # the next authorize asks who it is again
+        if target is None:
+            return 200, {}, {"signed_out": claims["sub"]}
+        return 302, {"Location": target}, None
+
 
 def _handler(provider: Provider):
     class Handler(BaseHTTPRequestHandler):
@@ -199,9 +231,12 @@ def _handler(provider: Provider):
                 "/jwks": lambda: (200, {}, provider.jwks()),
                 "/authorize": lambda: provider.authorize(params),
                 "/userinfo": lambda: provider.userinfo(auth),
+                "/logout": lambda: provider.end_session(params),
             }
             route = routes.get(url.path)
             if url.path == "/userinfo" and not provider.serve_userinfo:
+                route = None
+            if url.path == "/logout" and not provider.serve_end_session:
                 route = None
             self._answer(*(route() if route else (404, {}, {"error": "not_found"})))
 

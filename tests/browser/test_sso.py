@@ -15,6 +15,7 @@ pytestmark = pytest.mark.browser
 def provider(live_server, settings, transactional_db):
     idp = Provider(new_key()).start()
     idp.redirect_uris.add(f"{live_server.url}/accounts/oidc/callback/")
+    idp.post_logout_redirect_uris.add(f"{live_server.url}/accounts/login/")
     configure(settings, idp, role_groups={"secops": "reconciler"})
     yield idp
     idp.stop()
@@ -44,7 +45,9 @@ def test_signing_in_with_the_provider_lands_where_the_person_was_going(
     assert ("GET", "/jwks") in calls  # the ID token's signature was checked against it
 
 
-def test_someone_in_no_mapped_group_is_told_so_and_can_sign_out(live_server, open_page, provider):
+def test_someone_in_no_mapped_group_is_told_so_and_signs_out_at_the_provider_too(
+    live_server, open_page, provider
+):
     provider.sign_in("00u-erin", preferred_username="erin", groups=["marketing"])
     page = open_page()
     page.goto(f"{live_server.url}/accounts/login/")
@@ -57,3 +60,6 @@ def test_someone_in_no_mapped_group_is_told_so_and_can_sign_out(live_server, ope
     screenshot(page, "sso-no-role")
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_url(f"{live_server.url}/accounts/login/")
+    assert [claims["sub"] for claims in provider.ended_sessions] == ["00u-erin"]
+    page.get_by_role("link", name="Sign in with Example IdP").click()  # the provider asks again
+    assert "login_required" in page.content()

@@ -1,11 +1,14 @@
 """Single sign-on end to end: Django's test client against a real OpenID Connect provider on
 loopback (tests/oidc_provider.py), through mozilla-django-oidc and Daylight's fittings."""
 
+import html
 import json
 import logging
+import re
 import time
 from urllib.parse import parse_qs, urlsplit
 
+import jwt
 import pytest
 import requests
 from django.contrib import auth
@@ -19,6 +22,7 @@ from inventory.roles import ADMIN, RECONCILER, VIEWER, role_of
 from tests.oidc_provider import Provider, configure, new_key
 
 CALLBACK = "http://testserver/accounts/oidc/callback/"
+SIGNED_OUT = "http://testserver/accounts/login/"
 ROLE_GROUPS = {
     "cn=daylight-admins,ou=groups": ADMIN,
     "secops": RECONCILER,
@@ -36,6 +40,7 @@ def signing_key():
 def provider(signing_key):
     idp = Provider(signing_key).start()
     idp.redirect_uris.add(CALLBACK)
+    idp.post_logout_redirect_uris.add(SIGNED_OUT)
     yield idp
     idp.stop()
     cache.delete(f"oidc-discovery:{idp.issuer}")
@@ -385,3 +390,86 @@ def test_the_client_secret_is_never_logged(client, sso, caplog):
     assert sso.client_secret not in caplog.text
     rows = AuditLog.objects.values_list("before", "after", "note")
     assert not [row for row in rows if sso.client_secret in json.dumps(row)]
+
+
+# --- signing out ------------------------------------------------------------------------------
+
+
+def test_signing_out_ends_the_providers_session_too(client, sso, signing_key):
+    authorize = start(client)
+    nonce = parse_qs(urlsplit(authorize).query)["nonce"][0]
+    sso.sign_in("u-out", preferred_username="carol", groups=["staff"])
+    come_back(client, at_provider(authorize))
+    assert signed_in_user(client).username == "carol"
+    assert client.get(reverse("logout")).status_code == 405  # POST only, with its CSRF token
+    assert signed_in_user(client) is not None
+
+    response = client.post(reverse("logout"))
+
+    # A page that moves on to the provider by itself (and offers a link), not a redirect.
+    assert response.status_code == 200 and "Cache-Control" in response
+    page = response.content.decode()
+    link = re.search(r'<a [^>]*href="([^"]+)" data-testid="provider-logout"', page)
+    location = html.unescape(link.group(1))
+    assert f'<meta http-equiv="refresh" content="0; url={html.escape(location)}">' in page
+    assert location.startswith(f"{sso.issuer}/logout?")
+    query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+    assert query["post_logout_redirect_uri"] == SIGNED_OUT
+    assert query["client_id"] == sso.client_id
+    hint = jwt.decode(
+        query["id_token_hint"],
+        signing_key.public_key(),
+        algorithms=["RS256"],
+        audience=sso.client_id,
+        issuer=sso.issuer,
+    )
+    assert (hint["sub"], hint["nonce"]) == ("u-out", nonce)  # this session's own ID token
+    assert signed_in_user(client) is None  # Daylight's session ended first
+    assert client.get("/").status_code == 302
+
+    at_idp = requests.get(location, allow_redirects=False, timeout=5)
+    assert at_idp.status_code == 302 and at_idp.headers["Location"] == SIGNED_OUT
+    assert [claims["sub"] for claims in sso.ended_sessions] == ["u-out"]
+    # The provider asks who it is again: signing in does not silently come back.
+    again = requests.get(start(client), allow_redirects=False, timeout=5)
+    assert again.status_code == 400 and again.json() == {"error": "login_required"}
+
+
+def test_a_local_account_signs_out_of_daylight_only(client, sso, admin_user):
+    client.post(reverse("login"), {"username": "ops", "password": "correct-horse-battery"})
+    assert signed_in_user(client) == admin_user
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in_user(client) is None
+    assert not [path for _, path, _ in sso.requests if path == "/logout"]
+
+
+@pytest.mark.parametrize("why", ["the provider names no end_session_endpoint", "turned off"])
+def test_without_provider_logout_signing_out_ends_daylights_session_only(
+    client, sso, settings, why
+):
+    if why == "turned off":
+        settings.OIDC_PROVIDER_LOGOUT = False
+    else:
+        sso.serve_end_session = False
+    sign_in(client, sso, "u-2", groups=["staff"])
+    assert signed_in_user(client) is not None
+
+    response = client.post(reverse("logout"))
+
+    assert response.status_code == 302 and response["Location"] == reverse("login")
+    assert signed_in_user(client) is None
+    assert not sso.ended_sessions
+
+
+def test_a_hint_the_provider_did_not_issue_ends_no_session(sso, signing_key):
+    forged = jwt.encode(
+        {"iss": sso.issuer, "aud": sso.client_id, "sub": "u-1", "exp": int(time.time()) + 60},
+        new_key(),
+        algorithm="RS256",
+    )
+    query = {"id_token_hint": forged, "post_logout_redirect_uri": SIGNED_OUT}
+    response = requests.get(f"{sso.issuer}/logout", params=query, timeout=5)
+    assert response.status_code == 400 and not sso.ended_sessions
