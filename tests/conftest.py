@@ -1,9 +1,11 @@
 """Shared fixtures. The suite runs against whatever DATABASE_URL / CELERY_BROKER_URL say:
 PostgreSQL + Redis in CI, the embedded SQLite default otherwise."""
 
+import logging
 from datetime import UTC, datetime
 
 import pytest
+from _pytest.logging import LogCaptureHandler
 from django.contrib.auth.models import Group, User
 from django.test import override_settings
 
@@ -44,6 +46,44 @@ def plain_http():
     the live server's middleware reads the setting once, when it starts."""
     with override_settings(SECURE_SSL_REDIRECT=False):
         yield
+
+
+def _configured_handlers(logger):
+    """A logger's handlers, less pytest's own capture for the current test phase (pytest adds and
+    removes those itself)."""
+    return [h for h in logger.handlers if not isinstance(h, LogCaptureHandler)]
+
+
+def _logging_state():
+    loggers = [logging.getLogger()] + [
+        logger
+        for logger in logging.Logger.manager.loggerDict.values()
+        if isinstance(logger, logging.Logger)
+    ]
+    return [
+        (logger, logger.level, logger.propagate, logger.disabled, _configured_handlers(logger))
+        for logger in loggers
+    ]
+
+
+@pytest.fixture(autouse=True)
+def logging_restored():
+    """Every test ends with the logging configuration it started with. One that runs
+    ``manage.py`` (django.setup(), so dictConfig(LOGGING)) would otherwise leave the root logger
+    writing to the stream sys.stderr was during that test, pytest's capture, closed once the
+    test ends: each later log line then printed "--- Logging error ---"."""
+    saved = _logging_state()
+    yield
+    for logger, level, propagate, disabled, handlers in saved:
+        for handler in _configured_handlers(logger):
+            if handler not in handlers:
+                logger.removeHandler(handler)
+                handler.close()
+        for handler in handlers:
+            if handler not in logger.handlers:
+                logger.addHandler(handler)
+        logger.setLevel(level)
+        logger.propagate, logger.disabled = propagate, disabled
 
 
 def make_user(username, role):
