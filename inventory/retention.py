@@ -191,7 +191,8 @@ def prune_reports(ids: list[int]) -> int:
         batch = Report.objects.filter(pk__in=ids[start : start + batch_size])
         files = [name for row in batch.values_list("html", "pdf", "csv") for name in row if name]
         with transaction.atomic():
-            deleted += batch.delete()[0]
+            _, per_model = batch.delete()
+        deleted += per_model.get(Report._meta.label, 0)
         for name in files:
             _delete_file(storage, name)
     return deleted

@@ -136,7 +136,7 @@ def test_pruning_old_runs_leaves_the_counters_unchanged(scrape, source):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_runs_finishing_at_once_lose_no_addition(settings):
+def test_runs_finishing_at_once_lose_no_addition():
     if connection.vendor != "postgresql":
         pytest.skip("the embedded SQLite database takes one writer at a time")
     key = ("aws", "prod", "", "runs:succeeded")
