@@ -135,6 +135,21 @@ def test_complete_scope_marks_missing_assets_gone(scope_run):
     assert Asset.objects.get(name="b").gone_at is None
 
 
+def test_stored_assets_are_read_in_pages_that_together_cover_the_scope(scope_run, monkeypatch):
+    monkeypatch.setattr("inventory.ingest.DIGEST_PAGE", 3)
+    names = [f"f{i}" for i in range(7)]
+    ingest(scope_run(), [fn(name) for name in names])
+
+    # Everything kept and unchanged across three pages (3 + 3 + 1) but f4, which went.
+    with CaptureQueriesContext(connection) as captured:
+        session = ingest(scope_run(at=LATER), [fn(n) for n in names if n != "f4"])
+
+    assert session.counts == {"seen": 6, "gone": 1}
+    assert list(Asset.objects.filter(gone_at=LATER).values_list("name", flat=True)) == ["f4"]
+    pages = [q["sql"] for q in captured.captured_queries if '"durable_hash"' in q["sql"]]
+    assert len(pages) == 3
+
+
 def test_incomplete_scope_marks_nothing_gone(scope_run):
     ingest(scope_run(), [fn("a"), fn("b")])
     session = ingest(scope_run(at=LATER), [fn("b")], complete=False)
