@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("inventory", "0013_api_tokens"),
+        ("inventory", "0015_text_search_index"),
     ]
 
     operations = [
