@@ -6,21 +6,14 @@ database the test reads. It needs a broker, so it runs when CELERY_BROKER_URL is
 PostgreSQL + Redis run) and is skipped otherwise.
 """
 
-import os
-import signal
-import subprocess
-import sys
 import time
-import uuid
-from pathlib import Path
-from urllib.parse import quote
 
 import pytest
 from django.conf import settings
-from django.db import connection
 
 from collectors.tasks import collect_source
 from inventory.models import Asset, CollectionRun, RunStatus, RunTrigger, Source
+from tests.workers import celery_worker, stop, take_messages_sent_by
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -29,73 +22,15 @@ pytestmark = [
         reason="needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
     ),
 ]
-REPO = Path(__file__).resolve().parent.parent
 FINISH_WITHIN = 90  # seconds: worker start-up plus one demo collection, with room to spare
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED}
 
 
-def worker_database_url() -> str:
-    """A DATABASE_URL naming the database this test runs in (pytest-django's test database)."""
-    db = connection.settings_dict
-    if connection.vendor != "postgresql":
-        pytest.skip(
-            f"the worker process cannot reach this test's {connection.vendor} database "
-            f"{db['NAME']!r}; run with DATABASE_URL set to PostgreSQL"
-        )
-    credentials = quote(db["USER"] or "", safe="")
-    if db["PASSWORD"]:
-        credentials += ":" + quote(db["PASSWORD"], safe="")
-    host = db["HOST"] or "127.0.0.1"
-    port = f":{db['PORT']}" if db["PORT"] else ""
-    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
-
-
 @pytest.fixture
 def worker(tmp_path):
-    """A `celery worker` subprocess on a queue of its own, so no other worker on the same broker
-    takes this test's message and no stale message reaches this worker."""
-    queue = f"daylight-test-{uuid.uuid4().hex[:12]}"
     log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONUNBUFFERED": "1",
-    }
-    command = [
-        sys.executable,
-        "-m",
-        "celery",
-        "-A",
-        "config",
-        "worker",
-        "--pool=solo",
-        "--loglevel=INFO",
-        "--without-gossip",
-        "--without-mingle",
-        "--without-heartbeat",
-        "-Q",
-        queue,
-        "-n",
-        f"{queue}@%h",
-    ]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-    try:
+    with celery_worker(log_path) as (process, queue):
         yield process, queue, log_path
-    finally:
-        _stop(process)
-
-
-def _stop(process):
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, then exit
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
 
 
 def _wait_for_run(source, process, log_path) -> CollectionRun:
@@ -123,8 +58,13 @@ def test_worker_collects_a_source_sent_through_the_broker(worker):
     source = Source.objects.create(name="worker-demo", provider="demo", config={"seed": 3})
     assert not settings.CELERY_TASK_ALWAYS_EAGER, "with a broker, tasks must leave the process"
 
-    collect_source.apply_async(args=[source.id], queue=queue)
+    sent = collect_source.apply_async(args=[source.id], queue=queue)
     run = _wait_for_run(source, process, log_path)
+    stop(process)  # a warm shutdown: the task ends, so everything it sends is on the broker
+
+    # The run's notifications follow on the default queue, which no worker here consumes:
+    # the test takes them off the broker rather than leave them for the next worker.
+    assert take_messages_sent_by(sent.id) == [("daylight.notify_run", [run.pk])]
 
     assert run.status == RunStatus.SUCCEEDED, run.error
     assert run.trigger == RunTrigger.SCHEDULE

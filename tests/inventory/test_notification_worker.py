@@ -5,11 +5,7 @@ attempt — in the worker, after the wait — is the one recorded as sent.
 Needs a broker and PostgreSQL, like tests/test_celery_worker.py (skipped otherwise).
 """
 
-import os
-import subprocess
-import sys
 import time
-import uuid
 
 import pytest
 from django.conf import settings
@@ -17,7 +13,7 @@ from django.conf import settings
 from inventory.models import Delivery, NotificationChannel
 from inventory.notifications import formats
 from inventory.tasks import deliver_notification
-from tests.test_celery_worker import REPO, _stop, worker_database_url
+from tests.workers import celery_worker
 
 pytestmark = [
     pytest.mark.celery_worker,
@@ -32,29 +28,14 @@ SECRET = "worker-signing-key"
 
 @pytest.fixture
 def notify_worker(tmp_path):
-    queue = f"daylight-test-{uuid.uuid4().hex[:12]}"
     log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        "DATABASE_URL": worker_database_url(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-        "PYTHONUNBUFFERED": "1",
-        "DAYLIGHT_NOTIFY_BACKOFF": "1",  # the first retry waits up to a second
-        "DAYLIGHT_NOTIFY_RETRIES": "3",
-        "TEST_WORKER_HOOK_SECRET": SECRET,
-    }
-    command = [
-        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
-        "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
-        "-Q", queue, "-n", f"{queue}@%h",
-    ]  # fmt: skip
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
-    try:
+    with celery_worker(
+        log_path,
+        DAYLIGHT_NOTIFY_BACKOFF="1",  # the first retry waits up to a second
+        DAYLIGHT_NOTIFY_RETRIES="3",
+        TEST_WORKER_HOOK_SECRET=SECRET,
+    ) as (process, queue):
         yield process, queue, log_path
-    finally:
-        _stop(process)
 
 
 def _wait_until_settled(delivery, process, log_path) -> Delivery:

@@ -1,0 +1,98 @@
+"""A real ``celery -A config worker`` process for the tests that need one: on a queue of its own,
+so no other worker on the same broker takes a test's message and no stale message reaches this
+worker, reading and writing the test's own database."""
+
+import base64
+import json
+import os
+import signal
+import subprocess
+import sys
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+import redis
+from django.conf import settings
+from django.db import connection
+
+from config.celery import app
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def worker_database_url() -> str:
+    """A DATABASE_URL naming the database this test runs in (pytest-django's test database)."""
+    db = connection.settings_dict
+    if connection.vendor != "postgresql":
+        pytest.skip(
+            f"the worker process cannot reach this test's {connection.vendor} database "
+            f"{db['NAME']!r}; run with DATABASE_URL set to PostgreSQL"
+        )
+    credentials = quote(db["USER"] or "", safe="")
+    if db["PASSWORD"]:
+        credentials += ":" + quote(db["PASSWORD"], safe="")
+    host = db["HOST"] or "127.0.0.1"
+    port = f":{db['PORT']}" if db["PORT"] else ""
+    return f"postgres://{credentials}@{host}{port}/{quote(db['NAME'], safe='')}"
+
+
+@contextmanager
+def celery_worker(log_path: Path, **env):
+    """Yields the worker process and its queue; stops the worker and deletes its queue after."""
+    queue = f"daylight-test-{uuid.uuid4().hex[:12]}"
+    env = {
+        **os.environ,
+        "DATABASE_URL": worker_database_url(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        "PYTHONUNBUFFERED": "1",
+        **env,
+    }
+    command = [
+        sys.executable, "-m", "celery", "-A", "config", "worker", "--pool=solo",
+        "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
+        "-Q", queue, "-n", f"{queue}@%h",
+    ]  # fmt: skip
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
+    try:
+        yield process, queue
+    finally:
+        stop(process)
+        _delete_queue(queue)
+
+
+def stop(process):
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # warm shutdown: finish the current task, then exit
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+
+
+def _delete_queue(name):
+    """The queue's messages and its binding, which the broker would otherwise keep for good."""
+    with app.connection_for_write() as broker:
+        queue = app.amqp.queues[name].bind(broker.default_channel)
+        queue.declare()  # the channel deletes only bindings it knows of
+        queue.delete()
+
+
+def take_messages_sent_by(task_id: str) -> list[tuple[str, list]]:
+    """Remove from the default queue the messages that task ``task_id`` sent there, as (task
+    name, args). No test worker consumes that queue, so they would wait on the broker for the
+    next worker started against it."""
+    queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    taken = []
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as broker:
+        for raw in broker.lrange(queue, 0, -1):
+            message = json.loads(raw)
+            if message["headers"].get("parent_id") == task_id and broker.lrem(queue, 1, raw):
+                args = json.loads(base64.b64decode(message["body"]))[0]
+                taken.append((message["headers"]["task"], args))
+    return taken
