@@ -106,14 +106,15 @@ def _percent(part, whole):
 ROLLUP_TTL = 15 * 60
 # Part of every rollup's key: raise it when what a rollup holds changes shape, so a new release
 # never reads figures cached by the one before.
-ROLLUP_VERSION = 3
+ROLLUP_VERSION = 4
 
 
 def data_stamp() -> str:
     """A value that changes whenever what the estate-wide aggregates count may have changed: a
     scope finished a collection, an asset's history grew (ingest, re-evaluation and decisions
     all write history), a finding opened, or a person decided or configured something (each
-    leaves an audit row). One query, on a small table and four primary keys."""
+    leaves an audit row). One query, on a small table and four primary keys; its parts, in
+    this order, are what ``stamp_with_own_writes`` replaces."""
     tables = [model._meta.db_table for model in (Scope, AssetChange, Finding, AuditLog)]
     with connection.cursor() as cursor:
         cursor.execute(
@@ -124,19 +125,33 @@ def data_stamp() -> str:
         return "|".join(str(value) for value in cursor.fetchone())
 
 
+def stamp_with_own_writes(stamp: str, last_change: int | None, last_entry: int | None) -> str:
+    """``stamp`` as ``data_stamp`` reads it once a transaction wrote history up to the id
+    ``last_change``, audit rows up to ``last_entry`` (None: none) and nothing else it sees."""
+    parts = stamp.split("|")
+    for position, last in ((2, last_change), (4, last_entry)):
+        if last is not None:
+            parts[position] = str(last)
+    return "|".join(parts)
+
+
+def _rollup_key(name: str, stamp: str) -> str:
+    database = settings.DATABASES["default"]["NAME"]
+    identity = f"{ROLLUP_VERSION}|{database}|{name}|{stamp}"
+    return f"daylight:rollup:{hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()}"
+
+
 def rollup(name: str, stamp: str, build):
     """``build()``'s result, computed once per ``stamp`` (and at most every ``ROLLUP_TTL``
     seconds, which bounds staleness for writes no stamp sees, like a finding resolved by the
-    nightly re-evaluation). Counting a million rows is what this saves on every page view."""
-    database = settings.DATABASES["default"]["NAME"]
-    identity = f"{ROLLUP_VERSION}|{database}|{name}|{stamp}"
-    digest = hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()
-    key = f"daylight:rollup:{digest}"
-    value = cache.get(key)
-    if value is None:
-        value = build()
-        cache.set(key, value, ROLLUP_TTL)
-    return value
+    nightly re-evaluation). Counting a million rows is what this saves on every page view.
+    Cached with when it was counted, which figures carried over a decision keep."""
+    key = _rollup_key(name, stamp)
+    cached = cache.get(key)
+    if cached is None:
+        cached = (build(), timezone.now().timestamp())
+        cache.set(key, cached, ROLLUP_TTL)
+    return cached[0]
 
 
 # --- freshness ------------------------------------------------------------------------------
@@ -536,7 +551,8 @@ def _team_figures() -> dict:
         .annotate(**_posture_counts(), with_findings=Count("id", filter=Q(max_severity__gte=0)))
         .order_by()
     ):
-        figures[row.pop("owner_id")] = {**row, "by_kind": {}}
+        owner_id = row.pop("owner_id")
+        figures[owner_id] = {**row, "by_kind": {}}
     for owner_id, kind, count in (
         live_assets().values_list("owner_id", "kind").annotate(count=Count("id")).order_by()
     ):
@@ -1323,6 +1339,152 @@ def versions(now=None, visible: Visibility = EVERYTHING) -> dict:
 
     stamp = _collections_stamp() if visible.everything else data_stamp()
     return rollup(f"versions:{today}:{visible.key}", stamp, build)
+
+
+# --- carrying figures over a decision -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Move:
+    """An asset whose owner or tracking was just re-derived: as it is now, and its owner and
+    tracking before."""
+
+    asset: Asset
+    owner_before: int | None
+    tracking_before: str
+
+    @property
+    def counted(self) -> bool:
+        """Whether the estate-wide figures count it differently now."""
+        moved = (self.owner_before, self.tracking_before) != (
+            self.asset.owner_id,
+            self.asset.tracking,
+        )
+        return moved and self.asset.gone_at is None
+
+
+def _posture_of(asset, tracking) -> dict[str, int]:
+    """What one live asset with ``tracking`` adds to each of ``_posture_counts``."""
+    untracked, accepted = TrackingStatus.UNTRACKED, TrackingStatus.ACCEPTED
+    return {
+        "exposed_untracked": int(asset.exposed and tracking == untracked),
+        "exposed_accepted": int(asset.exposed and tracking == accepted),
+        "total": 1,
+        "tracked": int(tracking == TrackingStatus.TRACKED),
+        "untracked": int(tracking == untracked),
+        "accepted": int(tracking == accepted),
+        "exposed": int(asset.exposed),
+        "eol": int(asset.eol),
+    }
+
+
+def _moved_posture(move) -> dict[str, int]:
+    now = _posture_of(move.asset, move.asset.tracking)
+    before = _posture_of(move.asset, move.tracking_before)
+    return {name: now[name] - before[name] for name in now}
+
+
+def _add(counts: dict, change: dict[str, int], sign=1):
+    """Add ``change`` to the counts ``counts`` keeps (posture counts, ``_team_figures``)."""
+    for name, delta in change.items():
+        if name in counts:
+            counts[name] += sign * delta
+
+
+def _moved_overview(figures: dict, moves: list[Move]) -> dict:
+    """``_estate_figures`` with the moved assets counted as they are now."""
+    rows = {row["provider"]: row for row in figures["matrix"]}
+    for move in moves:
+        change = _moved_posture(move)
+        _add(figures["totals"], change)
+        _add(rows[move.asset.provider], change)
+        _add(figures["matrix_totals"], change)
+    return figures
+
+
+def _team_counts(figures: dict, owner_id, asset, tracking, sign):
+    empty = {**dict.fromkeys(_posture_counts(), 0), "with_findings": 0, "by_kind": {}}
+    counts = figures.setdefault(owner_id, empty)
+    findings = asset.max_severity is not None and asset.max_severity >= 0
+    _add(counts, {**_posture_of(asset, tracking), "with_findings": int(findings)}, sign)
+    by_kind = counts["by_kind"]
+    by_kind[asset.kind] = by_kind.get(asset.kind, 0) + sign
+    if not by_kind[asset.kind]:
+        del by_kind[asset.kind]
+    if not counts["total"]:  # as a count would: no row for a team without live assets
+        del figures[owner_id]
+
+
+def _moved_teams(figures: dict, moves: list[Move]) -> dict:
+    """``_team_figures`` with the moved assets counted under their owners now."""
+    for move in moves:
+        _team_counts(figures, move.owner_before, move.asset, move.tracking_before, -1)
+        _team_counts(figures, move.asset.owner_id, move.asset, move.asset.tracking, 1)
+    return figures
+
+
+def trends_unmoved(moves: list[Move], now=None) -> bool:
+    """Whether the untracked trends, counted back from today through the history, keep every
+    day but today after these moves: not when an asset that joined or left the untracked went
+    or came back within the trend, or is gone (its decision is history, not a live count)."""
+    joined_or_left = [
+        move.asset
+        for move in moves
+        if (move.tracking_before == TrackingStatus.UNTRACKED)
+        != (move.asset.tracking == TrackingStatus.UNTRACKED)
+    ]
+    if not joined_or_left:
+        return True
+    if any(asset.gone_at is not None for asset in joined_or_left):
+        return False
+    since = _day_start((now or timezone.now()).date() - timedelta(days=max(TREND_DAYS)))
+    return not AssetChange.objects.filter(
+        asset__in=joined_or_left,
+        field=AssetChange.Field.LIFECYCLE,
+        new__in=("gone", "reappeared"),  # what untracked_series counts
+        at__gte=since,
+    ).exists()
+
+
+def _carry(name: str, before: str, after: str, adjust, renamed=None):
+    """The figures cached as ``name`` for the stamp ``before``, adjusted, cached for ``after``
+    (as ``renamed``, when given) until they would have expired. None when there were none."""
+    cached = cache.get(_rollup_key(name, before))
+    if cached is None:
+        return None
+    value, counted_at = cached
+    left = ROLLUP_TTL - (timezone.now().timestamp() - counted_at)
+    if left < 1:
+        return None
+    value = adjust(value)
+    cache.set(_rollup_key(renamed or name, after), (value, counted_at), left)
+    return value
+
+
+def carry_rollups(before: str, after: str, moves: list[Move], trends: bool, now=None):
+    """After a decision moved the data from stamp ``before`` to ``after`` (nothing else did),
+    the whole estate's figures cached for ``before`` are cached for ``after`` with the
+    ``moves`` counted as they are now: the next view adjusts by a few assets instead of
+    counting a million. ``trends``: whether the untracked trends may be carried too (see
+    ``trends_unmoved``). Figures over part of the estate are counted afresh when next seen:
+    who sees an asset changes with its owner."""
+    today = (now or timezone.now()).date()
+    moves = [move for move in moves if move.counted]
+    _carry("live-per-scope:all", before, after, lambda counts: counts)
+    _carry("teams", before, after, lambda figures: _moved_teams(figures, moves))
+    overview = _carry(f"overview:{today}:all", before, after, lambda f: _moved_overview(f, moves))
+    if overview is None or not trends:
+        return
+    untracked = overview["totals"]["untracked"]
+    was = untracked - sum(_moved_posture(move)["untracked"] for move in moves)
+    for days in TREND_DAYS:
+        _carry(
+            f"untracked-trend:{today}:{days}:{was}:all",
+            before,
+            after,
+            lambda series: [*series[:-1], (series[-1][0], untracked)],
+            renamed=f"untracked-trend:{today}:{days}:{untracked}:all",
+        )
 
 
 # --- warming --------------------------------------------------------------------------------

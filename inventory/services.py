@@ -22,9 +22,18 @@ from .models import (
 from .ownership import decide_owner, load_rules
 from .roles import grant_role, role_of
 from .scoping import check_decision
+from .selectors import (
+    Move,
+    carry_rollups,
+    data_stamp,
+    stamp_with_own_writes,
+    trends_unmoved,
+)
 
 SYSTEM_ACTOR = "daylight"
 OWNER_FIELDS = ("provider", "labels", "account", "namespace", "name")
+# What the estate-wide figures count an asset by, besides its owner and tracking.
+COUNTED_FIELDS = ("kind", "exposed", "eol", "max_severity", "gone_at")
 BATCH = 2000
 
 
@@ -45,11 +54,16 @@ def audit(actor, action, obj=None, *, object_type="", before=None, after=None, n
 def refresh_ownership(asset_ids, *, actor=None, now=None) -> int:
     """Re-derive owner and tracking status of these assets from rules and active decisions,
     writing history for each that changes. Returns how many changed."""
-    now = now or timezone.now()
+    batches = _reowned(asset_ids, actor=actor, now=now or timezone.now())
+    return sum(len({change.asset_id for change in history}) for _, history in batches)
+
+
+def _reowned(asset_ids, *, actor, now):
+    """``refresh_ownership`` a batch at a time, yielding for each the assets that changed (as
+    ``Move``s: each with its owner and tracking before) and the history written."""
     rules = load_rules()
     team_names = dict(Team.objects.values_list("id", "name"))
     asset_ids = list(asset_ids)
-    changed = 0
     for start in range(0, len(asset_ids), BATCH):
         chunk = asset_ids[start : start + BATCH]
         assets = list(
@@ -63,9 +77,10 @@ def refresh_ownership(asset_ids, *, actor=None, now=None) -> int:
                 "tracking",
                 "decision",
                 *OWNER_FIELDS,
+                *COUNTED_FIELDS,
             )
         )
-        updated, history = [], []
+        moves, history = [], []
         for asset in assets:
             row = {f: getattr(asset, f) for f in OWNER_FIELDS}
             verdict = decide_owner(row, rules, asset.decision)
@@ -96,11 +111,12 @@ def refresh_ownership(asset_ids, *, actor=None, now=None) -> int:
                         actor=actor,
                     )
                 )
-            updated.append(asset)
-        Asset.objects.bulk_update(updated, ["owner", "owner_basis", "owner_rule", "tracking"])
+            moves.append(Move(asset, *before))
+        Asset.objects.bulk_update(
+            [move.asset for move in moves], ["owner", "owner_basis", "owner_rule", "tracking"]
+        )
         AssetChange.objects.bulk_create(history)
-        changed += len({c.asset_id for c in history})
-    return changed
+        yield moves, history
 
 
 def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=None, note=""):
@@ -108,6 +124,7 @@ def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=Non
     assets = list(assets)
     check_decision(actor, assets, team)
     with transaction.atomic():
+        stamp = data_stamp()
         TrackingDecision.objects.filter(asset__in=assets, active=True).update(active=False)
         decisions = (
             TrackingDecision.objects.bulk_create(
@@ -129,8 +146,11 @@ def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=Non
         for asset in assets:
             asset.decision = by_asset.get(asset.pk)
         Asset.objects.bulk_update(assets, ["decision"])
-        refresh_ownership([a.pk for a in assets], actor=actor, now=now)
-        for asset in assets:
+        moves, history = [], []
+        for batch_moves, batch_history in _reowned([a.pk for a in assets], actor=actor, now=now):
+            moves += batch_moves
+            history += batch_history
+        entries = [
             audit(
                 actor,
                 action,
@@ -142,7 +162,26 @@ def _decide(assets, actor, action, *, kind, team=None, reason="", expires_at=Non
                 },
                 note=note,
             )
+            for asset in assets
+        ]
+        _carry_figures(stamp, moves, history, entries, now)
     return len(assets)
+
+
+def _carry_figures(stamp, moves, history, entries, now):
+    """Once the decision is committed, the cached estate-wide figures move to the new data
+    stamp with the decided assets counted where they are now, so the next view need not count
+    the estate again; unless the stamp says another write came in since ``stamp`` was read
+    (then the next view counts afresh)."""
+    own = stamp_with_own_writes(
+        stamp,
+        max((change.pk for change in history), default=None),
+        max((entry.pk for entry in entries), default=None),
+    )
+    if data_stamp() != own:
+        return
+    trends = trends_unmoved(moves, now)
+    transaction.on_commit(partial(carry_rollups, stamp, own, moves, trends, now), robust=True)
 
 
 def assign_owner(assets, team: Team, actor, reason="") -> int:
