@@ -106,12 +106,17 @@ class Arns:
     """Builds the keys Daylight's AWS assets have, for the account and region of an event."""
 
     def __init__(self, partition: str, region: str, account: str):
+        self.partition = partition
         self.prefix = f"arn:{partition}"
         self.region = region
         self.account = account
 
     def make(self, service: str, resource: str) -> str:
         return f"{self.prefix}:{service}:{self.region}:{self.account}:{resource}"
+
+    def repository(self, name: str, registry: str = "") -> str:
+        """An ECR repository's ARN, in another account's registry when ``registry`` says so."""
+        return f"{self.prefix}:ecr:{self.region}:{registry or self.account}:repository/{name}"
 
     def function(self, name: str) -> str:
         """An unqualified function ARN from a name, a partial ARN or a (qualified) ARN."""
@@ -193,15 +198,13 @@ def ecs_task_cluster(params: dict, response: dict, tasks: list[dict], arns: Arns
     return arns.ecs("cluster", cluster or "default")
 
 
-def repository_arn(name: str, params: dict, response: dict, arns: Arns) -> str:
+def repository_arn(params: dict, response: dict, arns: Arns) -> str:
     """The repository an event about a repository itself concerns: ``arn:…:repository/NAME``."""
     described = _mapping(response.get("repository"))
     if _text(described.get("repositoryArn")):
         return described["repositoryArn"]
     repository = _text(params.get("repositoryName"))
-    registry = _text(params.get("registryId")) or arns.account
-    base = Arns(arns.prefix.split(":", 1)[1], arns.region, registry)
-    return base.make("ecr", f"repository/{repository}") if repository else ""
+    return arns.repository(repository, _text(params.get("registryId"))) if repository else ""
 
 
 def ecr_key(name: str, params: dict, response: dict, arns: Arns) -> str:
@@ -209,18 +212,17 @@ def ecr_key(name: str, params: dict, response: dict, arns: Arns) -> str:
     asset: ``arn:…:repository/NAME@DIGEST``; for an event about a repository itself, the
     repository (not an asset: ``HeldEvents`` links it to the assets built from it)."""
     if name in REPOSITORY_EVENTS:
-        return repository_arn(name, params, response, arns)
+        return repository_arn(params, response, arns)
     image = _mapping(response.get("image"))
     repository = _text(image.get("repositoryName")) or _text(params.get("repositoryName"))
-    registry = _text(image.get("registryId")) or _text(params.get("registryId")) or arns.account
+    registry = _text(image.get("registryId")) or _text(params.get("registryId"))
     digest = _text(_mapping(image.get("imageId")).get("imageDigest"))
     if not digest and name == "BatchDeleteImage":
         deleted = [i for i in response.get("imageIds") or [] if isinstance(i, dict)]
         digest = _text(deleted[0].get("imageDigest")) if deleted else ""
     if not (repository and digest):
         return ""
-    base = Arns(arns.prefix.split(":", 1)[1], arns.region, registry)
-    return f"{base.make('ecr', f'repository/{repository}')}@{digest}"
+    return f"{arns.repository(repository, registry)}@{digest}"
 
 
 def eks_key(name: str, params: dict, response: dict, arns: Arns) -> str:
@@ -335,8 +337,7 @@ def image_repository_arn(image: str, partition: str) -> str:
     match = ECR_IMAGE.match(image or "")
     if not match:
         return ""
-    arns = Arns(partition, match["region"], match["account"])
-    return arns.make("ecr", f"repository/{match['name']}")
+    return Arns(partition, match["region"], match["account"]).repository(match["name"])
 
 
 def built_from(asset: DiscoveredAsset, arns: Arns) -> list[str]:
@@ -349,7 +350,7 @@ def built_from(asset: DiscoveredAsset, arns: Arns) -> list[str]:
             found.append(arns.make("ecs", f"task-definition/{family}"))
     if asset.kind == "image" and asset.attributes.get("service") == "ECR":
         found.append(asset.key.partition("@")[0])
-    repository = image_repository_arn(asset.image, arns.prefix.split(":", 1)[1])
+    repository = image_repository_arn(asset.image, arns.partition)
     if repository:
         found.append(repository)
     return found
