@@ -636,10 +636,14 @@ def test_task_definition_and_repository_events_show_on_what_is_built_from_them(e
     assert {e.detail["repository"] for e in policy_events} == {repository["repositoryArn"]}
     assert policy not in json.dumps(list(policy_events.values_list("detail", flat=True)))
 
+    stored = AccessEvent.objects.count()
+    source.scopes.update(cursor={})  # the next run reads the same events again
+
     second = run_source(source)
 
     assert second.status == RunStatus.SUCCEEDED, second.error
-    assert second.events == 0  # the window overlaps: the same ids, deduplicated
+    # linked again to the same assets, under the same ids: nothing new
+    assert second.events == 0 and AccessEvent.objects.count() == stored
 
 
 def test_function_tags_are_read_once_per_region_not_per_function(estate, trail, teams, monkeypatch):
