@@ -490,7 +490,8 @@ def pages(first_asset_id, team_slug, actor):
         ("assets: account+kind", "?account=100000000003&kind=function"),
         ("assets: unowned, new this week", f"?owner=none&first_seen_after={week_ago}"),
         ("assets: tag team=payments", "?label=team%3Dpayments"),
-        ("assets: text search", "?q=webhook-batch-00"),
+        ("assets: text search", "?q=webhook-batch-00"),  # 971 matches, late by name
+        ("assets: text search, common word", "?q=api"),  # 50,000 matches
         ("assets: finding=privileged", "?finding=privileged"),
     ]
     wanted = [
