@@ -59,7 +59,11 @@ class Visibility:
 
     def sees(self, asset) -> bool:
         """Whether one asset already read is visible (no query)."""
-        return self.team_ids is None or asset.owner_id is None or asset.owner_id in self.team_ids
+        return self.sees_owner(asset.owner_id)
+
+    def sees_owner(self, owner_id) -> bool:
+        """Whether the assets of this owning team id (None: the unowned pool) are visible."""
+        return self.team_ids is None or owner_id is None or owner_id in self.team_ids
 
     def teams(self, teams=None):
         """``teams`` (every team by default) narrowed to those whose assets are visible."""

@@ -150,6 +150,19 @@ class AssetSerializer(serializers.ModelSerializer):
         ]
         read_only_fields = fields
 
+    def to_representation(self, asset):
+        """Another team's parent (a cluster, say) is neither named nor pointed to for whom
+        cannot see it (the view annotates ``parent_owner_id`` for them)."""
+        data = super().to_representation(asset)
+        visible = self.context.get("visible", scoping.EVERYTHING)
+        if visible.everything or asset.parent_id is None:
+            return data
+        if not visible.sees_owner(asset.parent_owner_id):
+            data["parent_id"] = None
+            if "parent" in data:
+                data.update(parent=None, parent_key="")
+        return data
+
 
 class AssetChangeSerializer(serializers.ModelSerializer):
     actor = serializers.SlugRelatedField(slug_field="username", read_only=True, allow_null=True)
@@ -268,14 +281,6 @@ class AssetDetailSerializer(AssetSerializer):
             "events",
         ]
         read_only_fields = fields
-
-    def to_representation(self, asset):
-        """Another team's parent (a cluster, say) is not named to whom cannot see it."""
-        data = super().to_representation(asset)
-        visible = self.context.get("visible", scoping.EVERYTHING)
-        if asset.parent is not None and not visible.sees(asset.parent):
-            data.update(parent=None, parent_id=None, parent_key="")
-        return data
 
 
 class DecisionSerializer(serializers.Serializer):

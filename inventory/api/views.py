@@ -7,7 +7,17 @@ from datetime import timedelta
 from functools import cached_property
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Case, Count, IntegerField, OuterRef, Prefetch, Subquery, Value, When
+from django.db.models import (
+    Case,
+    Count,
+    F,
+    IntegerField,
+    OuterRef,
+    Prefetch,
+    Subquery,
+    Value,
+    When,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django_filters.rest_framework import DjangoFilterBackend
@@ -174,6 +184,8 @@ class AssetViewSet(ReadOnlyViewSet):
 
     def get_queryset(self):
         assets = self.visible.assets(Asset.objects.select_related("owner", "scope"))
+        if not self.visible.everything:  # whether they may see the parent (serializer)
+            assets = assets.annotate(parent_owner_id=F("parent__owner_id"))
         if self.action != "retrieve":
             return assets
         return (

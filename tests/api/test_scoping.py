@@ -81,6 +81,7 @@ def test_no_list_or_detail_names_another_teams_asset(
         assert PLATFORM_SECRET not in response.content.decode(), name
         assert "arn:fn:plat" not in response.content.decode(), name
     assert asset_names(answers["assets"]) == ["orphan-app", "pay", "shadow"]
+    assert {row["parent_id"] for row in answers["assets"].json()["results"]} == {None}
     assert answers["assets"].json()["count"] == 3
     assert [team["slug"] for team in answers["teams"].json()["results"]] == ["payments"]
     assert [rule["name"] for rule in answers["rules"].json()["results"]] == ["payments"]
@@ -101,6 +102,8 @@ def test_no_list_or_detail_names_another_teams_asset(
     assert everything.get("/api/v1/events/").json()["count"] == 3 + 2 * 2
     parent = everything.get(f"/api/v1/assets/{Asset.objects.get(name='orphan-app').pk}/").json()
     assert parent["parent"]["name"] == f"{PLATFORM_SECRET}-cluster"
+    listed = everything.get("/api/v1/assets/", {"q": "orphan-app"}).json()["results"]
+    assert [row["parent_id"] for row in listed] == [parent["parent"]["id"]]
 
 
 def test_a_scoped_reconciler_reads_decisions_about_their_assets(
