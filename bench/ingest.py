@@ -1,13 +1,15 @@
 """Ingest benchmark: a synthetic estate through the real ingest path.
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/daylight_bench \\
-        uv run python -m bench.ingest [--assets 100000] [--repeat 3]
+        uv run python -m bench.ingest [--assets 100000] [--repeat 3 | --resyncs 3]
 
 Each repetition wipes the inventory tables of that database, then measures two phases:
   first   every asset is new;
   resync  the same estate an hour later, with 1% of the assets changed and 1% gone.
 A phase is a Source's one Scope read completely: ``ScopeIngest(scope_run).add(record)`` for every
-generated record, then ``finish(complete=True)``, as a collector run does it.
+generated record, then ``finish(complete=True)``, as a collector run does it. With ``--resyncs N``
+(PostgreSQL) the first sync runs once and the re-sync N times, each on a copy of the database as
+the first sync left it.
 
 Each phase runs in a process of its own, so its peak resident memory (getrusage ru_maxrss) is
 its own and not the parent's or the previous phase's. Queries are counted with a
@@ -196,6 +198,7 @@ def run_phase(phase: str, count: int, profile: str | None) -> dict:
 
         profiler = cProfile.Profile()
         profiler.enable()
+    load_before = os.getloadavg()[0]
     started, cpu_started = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count_query):
         ingest = ScopeIngest(scope_run)
@@ -211,6 +214,9 @@ def run_phase(phase: str, count: int, profile: str | None) -> dict:
     return {
         "phase": phase,
         "seconds": seconds,
+        # The machine's one-minute load average as the phase began and ended: on a shared
+        # machine, what the figures were taken under.
+        "load": f"{load_before:.1f}-{os.getloadavg()[0]:.1f}",
         "generate_seconds": generate_seconds,
         "cpu_seconds": cpu_seconds,
         "assets_per_second": seen / seconds,
@@ -280,6 +286,75 @@ def spawn_phase(phase: str, args) -> dict:
     return json.loads(done.stdout.splitlines()[-1])
 
 
+def run_reported(phase: str, args, results: dict, repetition: int) -> None:
+    result = spawn_phase(phase, args)
+    results[phase].append(result)
+    print(
+        f"  run {repetition} {phase}: {result['seconds']:.1f} s, "
+        f"{result['queries']:,} queries, {result['peak_rss_mib']:.0f} MiB, load {result['load']}",
+        flush=True,
+    )
+
+
+def run_from_copies(args, results: dict) -> None:
+    """One first sync, then ``args.resyncs`` re-syncs, each on a fresh copy of the database as
+    the first sync left it: at a million assets a first sync takes a quarter of an hour or more,
+    a re-sync well under a minute, and every re-sync should start from the same state."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        sys.exit("--resyncs copies databases with CREATE DATABASE ... TEMPLATE: PostgreSQL only")
+    name = connection.settings_dict["NAME"]
+    snapshot = f"{name}_first_sync"
+    prepare_database()
+    connection.close()
+    run_reported("first", args, results, 1)
+    analyze()
+    connection.close()
+    copy_database(name, snapshot)
+    try:
+        for repetition in range(1, args.resyncs + 1):
+            copy_database(snapshot, name)
+            run_reported("resync", args, results, repetition)
+    finally:
+        drop_database(snapshot)
+
+
+def _maintenance_connection():
+    """A connection to the server's ``postgres`` database, to copy and drop others."""
+    import psycopg
+    from django.db import connection
+
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname="postgres",
+        user=settings["USER"] or None,
+        password=settings["PASSWORD"] or None,
+        host=settings["HOST"] or None,
+        port=settings["PORT"] or None,
+        autocommit=True,
+    )
+
+
+def copy_database(source: str, target: str) -> None:
+    from psycopg import sql
+
+    drop_database(target)
+    with _maintenance_connection() as admin:
+        admin.execute(
+            sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(
+                sql.Identifier(target), sql.Identifier(source)
+            )
+        )
+
+
+def drop_database(name: str) -> None:
+    from psycopg import sql
+
+    with _maintenance_connection() as admin:
+        admin.execute(sql.SQL("DROP DATABASE IF EXISTS {}").format(sql.Identifier(name)))
+
+
 COLUMNS = (
     ("seconds", "time (s)", "{:.1f}"),
     ("cpu_seconds", "ingest CPU (s)", "{:.1f}"),
@@ -292,6 +367,7 @@ COLUMNS = (
     ("new", "new", "{:,.0f}"),
     ("changed", "changed", "{:,.0f}"),
     ("gone", "gone", "{:,.0f}"),
+    ("load", "load", "{}"),
 )
 
 
@@ -309,8 +385,12 @@ def print_table(title: str, rows: list[dict]) -> None:
 
 
 def median_row(phase: str, results: list[dict]) -> dict:
-    medians = {name: statistics.median(r[name] for r in results) for name, _, _ in COLUMNS}
-    return {"label": f"{phase} (median of {len(results)})", **medians}
+    medians = {
+        name: statistics.median(r[name] for r in results)
+        for name, _, _ in COLUMNS
+        if name != "load"
+    }
+    return {"label": f"{phase} (median of {len(results)})", **medians, "load": ""}
 
 
 def main() -> None:
@@ -320,6 +400,12 @@ def main() -> None:
     parser.add_argument("--profile", help="write cProfile stats to PROFILE.<phase>.prof")
     parser.add_argument(
         "--statements", action="store_true", help="show database time per kind of statement"
+    )
+    parser.add_argument(
+        "--resyncs",
+        type=int,
+        default=0,
+        help="PostgreSQL: one first sync, then this many re-syncs, each on a copy of it",
     )
     parser.add_argument(
         "--phase",
@@ -346,20 +432,17 @@ def main() -> None:
         f"batch {settings.DAYLIGHT_INGEST_BATCH}, {args.repeat} repetition(s)"
     )
     results = {"first": [], "resync": []}
-    for repetition in range(1, args.repeat + 1):
-        prepare_database()
-        connection.close()
-        for phase in results:
-            result = spawn_phase(phase, args)
-            results[phase].append(result)
-            print(
-                f"  run {repetition} {phase}: {result['seconds']:.1f} s, "
-                f"{result['queries']:,} queries, {result['peak_rss_mib']:.0f} MiB",
-                flush=True,
-            )
-            if phase == "first":
-                analyze()
-                connection.close()
+    if args.resyncs:
+        run_from_copies(args, results)
+    else:
+        for repetition in range(1, args.repeat + 1):
+            prepare_database()
+            connection.close()
+            for phase in results:
+                run_reported(phase, args, results, repetition)
+                if phase == "first":
+                    analyze()
+                    connection.close()
     if args.statements:
         for phase, runs in results.items():
             print(f"\nWhere {phase} #{len(runs)} spent its database time")
@@ -370,8 +453,7 @@ def main() -> None:
         for phase, runs in results.items()
         for n, result in enumerate(runs, 1)
     ]
-    if args.repeat > 1:
-        rows += [median_row(phase, runs) for phase, runs in results.items()]
+    rows += [median_row(phase, runs) for phase, runs in results.items() if len(runs) > 1]
     print_table("Ingest benchmark (time covers add() for every record and finish())", rows)
 
 
