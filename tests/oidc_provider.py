@@ -11,14 +11,14 @@ import base64
 import hashlib
 import json
 import secrets
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
+
+from tests.servers import LocalHTTPServer, QuietHandler
 
 KID = "test-key-1"
 
@@ -64,20 +64,15 @@ class Provider:
         self.serve_userinfo = True
         self.serve_end_session = True
         self.unsigned = False  # alg "none"
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
-        self.issuer = f"http://127.0.0.1:{self._server.server_address[1]}"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, args=(0.05,), daemon=True
-        )
+        self._server = LocalHTTPServer(_handler(self), poll_interval=0.05)
+        self.issuer = self._server.url
 
     def start(self):
-        self._thread.start()
+        self._server.start()
         return self
 
     def stop(self):
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=5)
+        self._server.stop()
 
     def sign_in(self, sub, **claims):
         """Someone signs in at the provider (the next authorize request is theirs)."""
@@ -207,19 +202,10 @@ class Provider:
 
 
 def _handler(provider: Provider):
-    class Handler(BaseHTTPRequestHandler):
-        def log_message(self, *args):
-            pass
-
+    class Handler(QuietHandler):
         def _answer(self, status, headers, body):
             payload = b"" if body is None else json.dumps(body).encode()
-            self.send_response(status)
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(payload)))
-            self.end_headers()
-            self.wfile.write(payload)
+            self.reply(status, payload, "application/json", headers)
 
         def do_GET(self):
             url = urlsplit(self.path)

@@ -4,13 +4,13 @@ server (aiosmtpd) that keeps the messages it accepts."""
 
 import json
 import socket
-import threading
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 from aiosmtpd.controller import Controller
+
+from tests.servers import LocalHTTPServer, QuietHandler
 
 
 @dataclass
@@ -40,10 +40,9 @@ class HttpReceiver:
 def http_receiver():
     receiver = HttpReceiver(url="")
 
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def do_POST(self):
-            length = int(self.headers.get("Content-Length", 0))
-            body = self.rfile.read(length)
+            body = self.read_body()
             receiver.requests.append(Received(self.path, dict(self.headers), body))
             status = receiver.answer()
             self.send_response(status)
@@ -51,19 +50,9 @@ def http_receiver():
             self.end_headers()
             self.wfile.write(b"ok")
 
-        def log_message(self, *args):  # keep the test output clean
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    receiver.url = f"http://127.0.0.1:{server.server_port}"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with LocalHTTPServer(Handler) as server:
+        receiver.url = server.url
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
 
 
 def free_port() -> int:

@@ -8,7 +8,6 @@ import re
 import selectors
 import socketserver
 import ssl
-import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -16,6 +15,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from tests.servers import ServerThread
 
 HEADER = re.compile(
     rb"^<(?P<pri>\d{1,3})>1 (?P<timestamp>\S+) (?P<hostname>\S+) (?P<app>\S+) (?P<procid>\S+) "
@@ -69,7 +70,7 @@ def parse_message(frame: bytes) -> SyslogMessage:
     )
 
 
-class SyslogListener:
+class SyslogListener(ServerThread):
     """Accepts connections on 127.0.0.1, keeps each connection's bytes; ``messages`` parses
     them. With ``tls`` (an SSLContext) it is a TLS server."""
 
@@ -96,28 +97,21 @@ class SyslogListener:
                 sock, address = super().get_request()
                 return (tls.wrap_socket(sock, server_side=True) if tls else sock), address
 
-        self.server = Server(("127.0.0.1", 0), Handler)
-        self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+            def server_close(self):
+                self.accept_queued()
+                super().server_close()  # waits for every connection's handler
 
-    def __enter__(self):
-        self.thread.start()
-        return self
+            def accept_queued(self):
+                """serve_forever stops without accepting what is still in the kernel's queue,
+                yet those clients have connected, sent and closed: the export counts that as
+                delivered. Under load the server thread had not yet accepted the last batch's
+                connection, and it was lost."""
+                with selectors.DefaultSelector() as selector:
+                    selector.register(self.socket, selectors.EVENT_READ)
+                    while selector.select(timeout=0):
+                        self.handle_request()
 
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self._accept_queued()
-        self.server.server_close()  # waits for every connection's handler
-        self.thread.join(timeout=5)
-
-    def _accept_queued(self):
-        """serve_forever stops without accepting what is still in the kernel's queue, yet those
-        clients have connected, sent and closed: the export counts that as delivered. Under load
-        the server thread had not yet accepted the last batch's connection, and it was lost."""
-        with selectors.DefaultSelector() as selector:
-            selector.register(self.server.socket, selectors.EVENT_READ)
-            while selector.select(timeout=0):
-                self.server.handle_request()
+        super().__init__(Server(("127.0.0.1", 0), Handler))
 
     def messages(self) -> list[SyslogMessage]:
         return [parse_message(f) for data in self.connections for f in split_frames(data)]

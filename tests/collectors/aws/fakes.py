@@ -10,10 +10,10 @@ deny (moto lets anyone assume any role), passing every other request through unc
 import http.client
 import json
 import re
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
+
+from tests.servers import LocalHTTPServer, QuietHandler
 
 # "Credential=AKID/20261122/eu-west-1/lambda/aws4_request"
 CREDENTIAL = re.compile(r"Credential=([^/]+)/\d{8}/([^/]+)/([^/]+)/aws4_request")
@@ -25,35 +25,17 @@ def signed_scope(headers) -> tuple[str, str, str]:
     return match.groups() if match else ("", "", "")
 
 
-class _Server:
-    """A ThreadingHTTPServer on a free loopback port, in a daemon thread."""
+class _Server(LocalHTTPServer):
+    """A local HTTP server whose handlers reach the fake as ``self.server.owner``."""
 
     def __init__(self, handler):
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-        self.httpd.daemon_threads = True
-        self.httpd.owner = self
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-
-    @property
-    def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
-    def start(self):
-        self.thread.start()
-        return self
-
-    def stop(self):
-        self.httpd.shutdown()
-        self.httpd.server_close()
+        super().__init__(handler)
+        self.server.owner = self
 
 
-class _CloudTrailHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
+class _CloudTrailHandler(QuietHandler):
     def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers.get("Content-Length", 0))) or b"{}")
+        body = json.loads(self.read_body() or b"{}")
         target = self.headers.get("X-Amz-Target", "")
         trail = self.server.owner
         access_key, region, _ = signed_scope(self.headers)
@@ -67,12 +49,7 @@ class _CloudTrailHandler(BaseHTTPRequestHandler):
         self._reply(200, trail.page(access_key, region, body))
 
     def _reply(self, status, payload):
-        data = json.dumps(payload).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/x-amz-json-1.1")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, payload, content_type="application/x-amz-json-1.1")
 
 
 class FakeCloudTrail(_Server):
@@ -131,13 +108,10 @@ class FakeCloudTrail(_Server):
         return wire
 
 
-class _GateHandler(BaseHTTPRequestHandler):
-    def log_message(self, *args):
-        pass
-
+class _GateHandler(QuietHandler):
     def _relay(self):
         gate = self.server.owner
-        body = self.rfile.read(int(self.headers.get("Content-Length", 0) or 0))
+        body = self.read_body()
         _, region, service = signed_scope(self.headers)
         role = self._role_to_assume(service, body)
         if role in gate.denied_roles:
@@ -188,21 +162,11 @@ class _GateHandler(BaseHTTPRequestHandler):
             f"<Error><Type>Sender</Type><Code>{code}</Code><Message>{escape(message)}</Message>"
             "</Error><RequestId>4f4cb1c4-0d6b-4a9e-9a5e-0c1f6b3f6a11</RequestId></ErrorResponse>"
         ).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "text/xml")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.reply(status, data, "text/xml")
 
     def _error(self, status, code, message):
         """An error in the JSON protocols' shape (Lambda, ECS, EKS, ECR all read it)."""
-        data = json.dumps({"__type": code, "Message": message}).encode()
-        self.send_response(status)
-        self.send_header("x-amzn-ErrorType", code)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
+        self.send_json(status, {"__type": code, "Message": message}, {"x-amzn-ErrorType": code})
 
     do_GET = do_POST = do_PUT = do_DELETE = do_HEAD = _relay
 

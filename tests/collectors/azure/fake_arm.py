@@ -16,17 +16,15 @@ import ipaddress
 import json
 import re
 import ssl
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import urlencode
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.collectors.gcp.fake_gcp import send_json
+from tests.servers import LocalHTTPServer, QuietHandler, throttled
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_SIZE = 2
@@ -111,7 +109,7 @@ def seeded_estate() -> dict:
     return {PROD: prod, LOCKED: locked}
 
 
-class FakeArm:
+class FakeArm(LocalHTTPServer):
     def __init__(self, cert_path: Path, key_path: Path):
         self.estate = seeded_estate()
         self.subscriptions = fixture("subscriptions.json")["value"]
@@ -120,21 +118,9 @@ class FakeArm:
         self.denied_paths: set[str] = set()  # path fragments answered 403
         self.throttle: dict[str, int] = {}
         self.requests: list[tuple[str, str, dict]] = []  # method, path, query
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_path, key_path)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
-        self.url = f"https://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(self._handler(), tls=context)
 
     def subscription(self, subscription_id: str) -> dict:
         empty = {"sites": [], "configs": {}, "settings": {}, "functions": {}, "slots": {}}
@@ -197,37 +183,24 @@ class FakeArm:
             page["nextLink"] = f"{self.url}{path}?{urlencode(following)}"
         return 200, page
 
-    def _throttled(self, path: str) -> bool:
-        for fragment, remaining in self.throttle.items():
-            if fragment in path.lower() and remaining > 0:
-                self.throttle[fragment] = remaining - 1
-                return True
-        return False
-
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _answer(self, method):
-                url = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                length = int(self.headers.get("Content-Length") or 0)
-                if length:
-                    self.rfile.read(length)
-                fake.requests.append((method, url.path, query))
+                path, query = self.target()
+                self.read_body()
+                fake.requests.append((method, path, query))
                 headers = {}
-                denied = re.match(r"/subscriptions/([^/]+)/", url.path.lower())
+                denied = re.match(r"/subscriptions/([^/]+)/", path.lower())
                 if not self.headers.get("Authorization", "").startswith("Bearer "):
                     status, payload = 401, _error("AuthenticationFailed", "no token")
                 elif "api-version" not in query:
                     status, payload = 400, _error("MissingApiVersionParameter", "api-version")
-                elif fake._throttled(url.path):
+                elif throttled(fake.throttle, path.lower()):
                     status, headers = 429, {"Retry-After": "1"}
                     payload = _error("TooManyRequests", "throttled")
-                elif any(fragment in url.path.lower() for fragment in fake.denied_paths):
+                elif any(fragment in path.lower() for fragment in fake.denied_paths):
                     status, payload = 403, _error("AuthorizationFailed", "denied by the test")
                 elif denied and denied[1] in fake.forbidden:
                     status = 403
@@ -237,8 +210,8 @@ class FakeArm:
                         f"'/subscriptions/{denied[1]}'",
                     )
                 else:
-                    status, payload = fake.route(method, url.path, query)
-                send_json(self, status, payload, headers)
+                    status, payload = fake.route(method, path, query)
+                self.send_json(status, payload, headers)
 
             def do_GET(self):
                 self._answer("GET")

@@ -10,11 +10,10 @@ It serves a seeded estate from the recorded responses in ``fixtures/``, pages ev
 import copy
 import json
 import re
-import threading
 from datetime import datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import LocalHTTPServer, QuietHandler, throttled
 
 FIXTURES = Path(__file__).parent / "fixtures"
 PAGE_SIZE = 2
@@ -22,18 +21,6 @@ PAGE_SIZE = 2
 
 def fixture(name: str):
     return json.loads((FIXTURES / name).read_text())
-
-
-def send_json(handler: BaseHTTPRequestHandler, status: int, payload, headers=None) -> None:
-    """Answer ``handler``'s request with ``payload`` as JSON (shared by the fake servers)."""
-    data = json.dumps(payload).encode()
-    handler.send_response(status)
-    handler.send_header("Content-Type", "application/json")
-    handler.send_header("Content-Length", str(len(data)))
-    for name, value in (headers or {}).items():
-        handler.send_header(name, value)
-    handler.end_headers()
-    handler.wfile.write(data)
 
 
 def _project_of(name: str) -> str:
@@ -61,7 +48,7 @@ def seeded_estate() -> dict:
     return {"projects": {"acme-prod": prod, "acme-locked": locked}}
 
 
-class FakeGcp:
+class FakeGcp(LocalHTTPServer):
     def __init__(self):
         self.estate = seeded_estate()
         self.policies = fixture("iam_policies.json")
@@ -71,18 +58,7 @@ class FakeGcp:
         self.forbidden: set[str] = set()
         self.throttle: dict[str, int] = {}  # path fragment -> how many 429s to answer
         self.requests: list[tuple[str, str, str]] = []  # method, path, authorization
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self.server.shutdown()
-        self.server.server_close()
-        self._thread.join(timeout=5)
+        super().__init__(self._handler())
 
     def project(self, project_id: str) -> dict:
         return self.estate["projects"][project_id]
@@ -159,30 +135,18 @@ class FakeGcp:
         names = " ".join([path, *body.get("resourceNames", [])])
         return any(f"projects/{p}" in names or f"namespaces/{p}/" in names for p in self.forbidden)
 
-    def _throttled(self, path: str) -> bool:
-        for fragment, remaining in self.throttle.items():
-            if fragment in path and remaining > 0:
-                self.throttle[fragment] = remaining - 1
-                return True
-        return False
-
     def _handler(self):
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args):
-                pass
-
+        class Handler(QuietHandler):
             def _answer(self, method):
-                url = urlsplit(self.path)
-                query = {k: v[0] for k, v in parse_qs(url.query).items()}
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw and url.path != "/token" else {}
+                path, query = self.target()
+                raw = self.read_body()
+                body = json.loads(raw) if raw and path != "/token" else {}
                 auth = self.headers.get("Authorization", "")
-                fake.requests.append((method, url.path, auth))
+                fake.requests.append((method, path, auth))
                 headers = {}
-                if url.path != "/token" and not auth.startswith("Bearer "):
+                if path != "/token" and not auth.startswith("Bearer "):
                     status, payload = (
                         401,
                         {
@@ -193,7 +157,7 @@ class FakeGcp:
                             }
                         },
                     )
-                elif fake._throttled(url.path):
+                elif throttled(fake.throttle, path):
                     status, headers = 429, {"Retry-After": "1"}
                     payload = {
                         "error": {
@@ -202,7 +166,7 @@ class FakeGcp:
                             "status": "RESOURCE_EXHAUSTED",
                         }
                     }
-                elif fake._denied(url.path, body):
+                elif fake._denied(path, body):
                     status = 403
                     payload = {
                         "error": {
@@ -212,8 +176,8 @@ class FakeGcp:
                         }
                     }
                 else:
-                    status, payload = fake.route(method, url.path, query, body)
-                send_json(self, status, payload, headers)
+                    status, payload = fake.route(method, path, query, body)
+                self.send_json(status, payload, headers)
 
             def do_GET(self):
                 self._answer("GET")

@@ -9,9 +9,9 @@ Objects are given in the API's JSON shape; the official client validates every o
 
 import base64
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
+
+from tests.servers import LocalHTTPServer, QuietHandler
 
 # Kinds served at cluster scope; everything else lives in a namespace.
 CLUSTER_SCOPED = {"Namespace", "Node"}
@@ -103,29 +103,17 @@ class FakeKubernetes:
     def start(self) -> str:
         fake = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             def do_GET(self):
                 code, body = fake.handle(self.path, self.headers.get("Authorization", ""))
-                payload = json.dumps(body).encode()
-                self.send_response(code)
-                if code == 429:
-                    self.send_header("Retry-After", "0")
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
+                self.send_json(code, body, {"Retry-After": "0"} if code == 429 else None)
 
-            def log_message(self, *args):
-                pass
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}"
+        self._server = LocalHTTPServer(Handler).start()
+        return self._server.url
 
     def stop(self) -> None:
         if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
+            self._server.stop()
 
     def handle(self, raw_path: str, authorization: str) -> tuple[int, dict]:
         self.requests.append(raw_path)
