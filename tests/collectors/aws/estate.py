@@ -41,6 +41,17 @@ def code_zip() -> bytes:
     return buffer.getvalue()
 
 
+def awsvpc(subnet: str, group: str, *, public_ip: bool) -> dict:
+    """A Fargate task's network: one subnet and security group, with or without a public IP."""
+    return {
+        "awsvpcConfiguration": {
+            "subnets": [subnet],
+            "securityGroups": [group],
+            "assignPublicIp": "ENABLED" if public_ip else "DISABLED",
+        }
+    }
+
+
 @dataclass
 class Estate:
     url: str
@@ -199,36 +210,17 @@ class Estate:
         self.arns["prod"] = ecs.create_cluster(
             clusterName="prod", tags=[{"key": "team", "value": "platform"}]
         )["cluster"]["clusterArn"]
-        network = {
-            "awsvpcConfiguration": {
-                "subnets": [subnet],
-                "securityGroups": [group],
-                "assignPublicIp": "ENABLED",
-            }
-        }
-        ecs.register_task_definition(
+        self.arns["web"] = self.fargate_service(
+            {
+                "name": "nginx",
+                "image": "nginx:latest",
+                "privileged": True,
+                "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
+                "environment": [{"name": "UPSTREAM", "value": "checkout"}],
+            },
+            awsvpc(subnet, group, public_ip=True),
             family="web",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[
-                {
-                    "name": "nginx",
-                    "image": "nginx:latest",
-                    "privileged": True,
-                    "portMappings": [{"containerPort": 80, "protocol": "tcp"}],
-                    "environment": [{"name": "UPSTREAM", "value": "checkout"}],
-                }
-            ],
-        )
-        self.arns["web"] = ecs.create_service(
-            cluster="prod",
-            serviceName="web",
-            taskDefinition="web",
             desiredCount=2,
-            launchType="FARGATE",
-            networkConfiguration=network,
             loadBalancers=[
                 {
                     "targetGroupArn": target["TargetGroupArn"],
@@ -237,33 +229,18 @@ class Estate:
                 }
             ],
             tags=[{"key": "team", "value": "payments"}],
-        )["service"]["serviceArn"]
-        ecs.register_task_definition(
-            family="worker",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[
-                {
-                    "name": "worker",
-                    "image": f"{MAIN}.dkr.ecr.us-east-1.amazonaws.com/worker:{WORKER_IMAGE_TAG}",
-                    "user": "1000:1000",
-                    "readonlyRootFilesystem": True,
-                }
-            ],
         )
-        private = {
-            "awsvpcConfiguration": {**network["awsvpcConfiguration"], "assignPublicIp": "DISABLED"}
-        }
-        self.arns["worker"] = ecs.create_service(
-            cluster="prod",
-            serviceName="worker",
-            taskDefinition="worker",
+        self.arns["worker"] = self.fargate_service(
+            {
+                "name": "worker",
+                "image": f"{MAIN}.dkr.ecr.us-east-1.amazonaws.com/worker:{WORKER_IMAGE_TAG}",
+                "user": "1000:1000",
+                "readonlyRootFilesystem": True,
+            },
+            awsvpc(subnet, group, public_ip=False),
+            family="worker",
             desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration=private,
-        )["service"]["serviceArn"]
+        )
         self.arns["subnet"] = subnet
         self.admin_service(vpc, subnet)
 
@@ -299,35 +276,16 @@ class Estate:
             Scheme="internal",
         )
         self.arns["admin_elb_dns"] = classic["DNSName"]
-        ecs = self.client("ecs")
-        ecs.register_task_definition(
-            family="admin",
-            networkMode="awsvpc",
-            requiresCompatibilities=["FARGATE"],
-            cpu="256",
-            memory="512",
-            containerDefinitions=[
-                {
-                    "name": "admin",
-                    "image": f"{MAIN}.dkr.ecr.us-east-1.amazonaws.com/worker:{WORKER_IMAGE_TAG}",
-                    "user": "1000",
-                    "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
-                }
-            ],
-        )
-        self.arns["admin"] = ecs.create_service(
-            cluster="prod",
-            serviceName="admin",
-            taskDefinition="admin",
-            desiredCount=1,
-            launchType="FARGATE",
-            networkConfiguration={
-                "awsvpcConfiguration": {
-                    "subnets": [subnet],
-                    "securityGroups": [group],
-                    "assignPublicIp": "ENABLED",
-                }
+        self.arns["admin"] = self.fargate_service(
+            {
+                "name": "admin",
+                "image": f"{MAIN}.dkr.ecr.us-east-1.amazonaws.com/worker:{WORKER_IMAGE_TAG}",
+                "user": "1000",
+                "portMappings": [{"containerPort": 8080, "protocol": "tcp"}],
             },
+            awsvpc(subnet, group, public_ip=True),
+            family="admin",
+            desiredCount=1,
             loadBalancers=[
                 {
                     "loadBalancerName": "admin-internal",
@@ -336,6 +294,27 @@ class Estate:
                 }
             ],
             tags=[{"key": "team", "value": "platform"}],
+        )
+
+    def fargate_service(self, container: dict, network: dict, *, family: str, **service) -> str:
+        """A task definition ``family`` of one container (0.25 vCPU, 512 MiB) and a Fargate
+        service of the same name running it in cluster prod; returns the service's ARN."""
+        ecs = self.client("ecs")
+        ecs.register_task_definition(
+            family=family,
+            networkMode="awsvpc",
+            requiresCompatibilities=["FARGATE"],
+            cpu="256",
+            memory="512",
+            containerDefinitions=[container],
+        )
+        return ecs.create_service(
+            cluster="prod",
+            serviceName=family,
+            taskDefinition=family,
+            launchType="FARGATE",
+            networkConfiguration=network,
+            **service,
         )["service"]["serviceArn"]
 
     def kubernetes(self):
