@@ -2,8 +2,11 @@
 an HTTP server that records what is posted and answers with scripted statuses, and an SMTP
 server (aiosmtpd) that keeps the messages it accepts."""
 
+import hashlib
+import hmac
 import json
 import socket
+import time
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 
@@ -21,6 +24,21 @@ class Received:
 
     def json(self):
         return json.loads(self.body)
+
+    def header(self, name: str) -> str:
+        return {k.lower(): v for k, v in self.headers.items()}[name.lower()]
+
+    def signed_with(self, secret: bytes, max_age: int = 300) -> bool:
+        """The receiver's check as the README gives it, written out here rather than calling
+        Daylight's own signing code: a change to what is signed fails the test instead of
+        agreeing with itself. Old timestamps are refused, as the README advises."""
+        timestamp = self.header("X-Daylight-Timestamp")
+        expected = (
+            "sha256="
+            + hmac.new(secret, timestamp.encode() + b"." + self.body, hashlib.sha256).hexdigest()
+        )
+        fresh = abs(time.time() - int(timestamp)) <= max_age
+        return fresh and hmac.compare_digest(expected, self.header("X-Daylight-Signature"))
 
 
 @dataclass

@@ -70,15 +70,8 @@ def test_a_signed_webhook_reaches_the_receiver_and_verifies(http_receiver, monke
     (request,) = http_receiver.requests
     assert request.path == "/daylight"
     headers = {k.lower(): v for k, v in request.headers.items()}
-    assert formats.verify(
-        SECRET.encode(),
-        headers["x-daylight-timestamp"],
-        request.body,
-        headers["x-daylight-signature"],
-    )
-    assert not formats.verify(
-        b"wrong", headers["x-daylight-timestamp"], request.body, headers["x-daylight-signature"]
-    )
+    assert request.signed_with(SECRET.encode())
+    assert not request.signed_with(b"wrong")
     assert headers["x-daylight-delivery"] == str(delivery.pk)
     assert headers["content-type"].startswith("application/json")
     body = request.json()
@@ -262,13 +255,7 @@ def test_a_collection_ends_in_a_delivered_digest(
     delivery = Delivery.objects.get()
     assert delivery.key == f"run:{run_id}" and delivery.status == "sent"
     (request,) = http_receiver.requests
-    headers = {k.lower(): v for k, v in request.headers.items()}
-    assert formats.verify(
-        SECRET.encode(),
-        headers["x-daylight-timestamp"],
-        request.body,
-        headers["x-daylight-signature"],
-    )
+    assert request.signed_with(SECRET.encode())
     body = request.json()
     assert body["count"] == source.assets.filter(tracking="untracked").count() > 0
     assert body["title"].endswith("new untracked assets in demo")
