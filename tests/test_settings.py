@@ -40,6 +40,7 @@ SETTINGS_ENV = (
     "SECURE_HSTS_PRELOAD",
     "SECURE_PROXY_SSL_HEADER",
     "DAYLIGHT_METRICS_TOKEN",
+    "DAYLIGHT_REPORT_SCHEDULE",
 )
 PROBE = """
 import json
@@ -62,6 +63,12 @@ print(json.dumps({
     "ssl_redirect": settings.SECURE_SSL_REDIRECT,
     "hsts": settings.SECURE_HSTS_SECONDS,
     "proxy_header": getattr(settings, "SECURE_PROXY_SSL_HEADER", None),
+    "report_schedule": (
+        lambda entry: entry and [
+            sorted(getattr(entry["schedule"], field))
+            for field in ("minute", "hour", "day_of_month", "month_of_year", "day_of_week")
+        ]
+    )(settings.CELERY_BEAT_SCHEDULE.get("daylight-posture-reports")),
 }))
 """
 
@@ -159,6 +166,25 @@ def test_secret_key_is_required_when_database_url_is_set():
     assert result.returncode != 0
     assert "ImproperlyConfigured" in result.stderr
     assert "SECRET_KEY must be set when DATABASE_URL is set" in result.stderr
+
+
+def test_the_report_schedule_is_quarterly_unless_set_and_can_be_turned_off():
+    quarterly = [[0], [6], [1], [1, 4, 7, 10], [0, 1, 2, 3, 4, 5, 6]]
+    assert settings_with()["report_schedule"] == quarterly
+    monthly = settings_with(DAYLIGHT_REPORT_SCHEDULE="30 5 1 * *")["report_schedule"]
+    assert monthly == [[30], [5], [1], list(range(1, 13)), [0, 1, 2, 3, 4, 5, 6]]
+    weekly = settings_with(DAYLIGHT_REPORT_SCHEDULE="0 7 * * mon")["report_schedule"]
+    assert weekly[:2] == [[0], [7]] and weekly[4] == [1]
+    assert settings_with(DAYLIGHT_REPORT_SCHEDULE="off")["report_schedule"] is None
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        cwd=REPO,
+        env=clean_env(DAYLIGHT_REPORT_SCHEDULE="quarterly"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0 and "five cron fields" in result.stderr
 
 
 def test_a_broker_turns_eager_tasks_off_and_redis_holds_locks_and_cache():
