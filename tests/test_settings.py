@@ -78,9 +78,9 @@ def clean_env(**env) -> dict:
     return {**base, "DJANGO_SETTINGS_MODULE": "config.settings", **env}
 
 
-def settings_with(**env) -> dict:
-    """config.settings as a fresh process sees it with exactly ``env`` set."""
-    result = subprocess.run(
+def probe(**env) -> subprocess.CompletedProcess:
+    """config.settings imported by a fresh process with exactly ``env`` set."""
+    return subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=REPO,
         env=clean_env(**env),
@@ -88,8 +88,20 @@ def settings_with(**env) -> dict:
         text=True,
         timeout=60,
     )
+
+
+def settings_with(**env) -> dict:
+    """config.settings as a fresh process sees it with exactly ``env`` set."""
+    result = probe(**env)
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout.strip().splitlines()[-1])
+
+
+def settings_refused(**env) -> str:
+    """What a fresh process prints when ``env`` stops config.settings (it must)."""
+    result = probe(**env)
+    assert result.returncode != 0, result.stdout
+    return result.stderr
 
 
 def test_no_environment_is_the_embedded_default():
@@ -155,17 +167,9 @@ def test_check_deploy_is_clean_with_production_settings():
 
 
 def test_secret_key_is_required_when_database_url_is_set():
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO,
-        env=clean_env(DATABASE_URL="postgres://u@db/x"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    assert "ImproperlyConfigured" in result.stderr
-    assert "SECRET_KEY must be set when DATABASE_URL is set" in result.stderr
+    stderr = settings_refused(DATABASE_URL="postgres://u@db/x")
+    assert "ImproperlyConfigured" in stderr
+    assert "SECRET_KEY must be set when DATABASE_URL is set" in stderr
 
 
 def test_the_report_schedule_is_quarterly_unless_set_and_can_be_turned_off():
@@ -176,15 +180,7 @@ def test_the_report_schedule_is_quarterly_unless_set_and_can_be_turned_off():
     weekly = settings_with(DAYLIGHT_REPORT_SCHEDULE="0 7 * * mon")["report_schedule"]
     assert weekly[:2] == [[0], [7]] and weekly[4] == [1]
     assert settings_with(DAYLIGHT_REPORT_SCHEDULE="off")["report_schedule"] is None
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO,
-        env=clean_env(DAYLIGHT_REPORT_SCHEDULE="quarterly"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0 and "five cron fields" in result.stderr
+    assert "five cron fields" in settings_refused(DAYLIGHT_REPORT_SCHEDULE="quarterly")
 
 
 def test_a_broker_turns_eager_tasks_off_and_redis_holds_locks_and_cache():
@@ -222,15 +218,7 @@ def test_allowed_hosts_and_static_files_come_from_the_environment(tmp_path):
 def test_log_format_is_text_unless_json_is_asked_for():
     assert settings_with()["log_format"] == "text"
     assert settings_with(DAYLIGHT_LOG_FORMAT="JSON")["log_format"] == "json"
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=REPO,
-        env=clean_env(DAYLIGHT_LOG_FORMAT="xml"),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0 and "DAYLIGHT_LOG_FORMAT must be json or text" in result.stderr
+    assert "DAYLIGHT_LOG_FORMAT must be json or text" in settings_refused(DAYLIGHT_LOG_FORMAT="xml")
 
 
 def test_json_logs_are_one_object_per_line_in_a_configured_process():
