@@ -130,8 +130,16 @@ def overview(request):
         trend_options=selectors.TREND_DAYS,
         exposure=charts.stacked_bars(_exposure_rows(context["matrix"]), EXPOSURE_PARTS),
         exposure_legend=[*EXPOSURE_PARTS, ("rest", "not exposed")],
+        latest_report=_latest_report(request.user, Report.objects.filter(scope="organisation")),
     )
     return render(request, "dashboard/overview.html", context)
+
+
+def _latest_report(user, reports):
+    """The newest ready report of ``reports`` the user may read (None for a scoped reconciler
+    asking for the organisation's): where a page links to its posture report."""
+    visible = scoping.visible_reports(user, reports.filter(status=Report.Status.READY))
+    return visible.order_by("-created_at", "-pk").first()
 
 
 @require_safe
@@ -167,7 +175,9 @@ def team_detail(request, slug):
     visible = scoping.visibility_of(request.user)
     team = get_object_or_404(visible.teams(), slug=slug)
     details = selectors.team_detail(team, visible.assets())
-    return render(request, "dashboard/team_detail.html", {"team": team, **details})
+    latest_report = _latest_report(request.user, team.reports.all())
+    context = {"team": team, "latest_report": latest_report, **details}
+    return render(request, "dashboard/team_detail.html", context)
 
 
 def _filtered_assets(request):

@@ -9,7 +9,7 @@ from django.core.files.base import ContentFile
 from django.urls import reverse
 from django.utils import timezone
 
-from inventory.models import AuditLog, Report
+from inventory.models import AuditLog, Report, Team
 from tests.inventory.receivers import tasks_in_process
 
 pytestmark = pytest.mark.django_db
@@ -120,3 +120,34 @@ def test_without_scoping_a_reconciler_reads_every_report(client, reconciler, pay
     report = stored_report(payments)
     client.force_login(reconciler)
     assert client.get(file_url(report, "csv")).status_code == 200
+
+
+def test_the_overview_and_team_pages_link_to_their_latest_ready_report(client, viewer, payments):
+    platform = Team.objects.create(name="Platform", slug="platform")
+    overview, team_page = reverse("dashboard:overview"), payments.get_absolute_url()
+    client.force_login(viewer)
+    for path in (overview, team_page):
+        assert "No posture report yet" in client.get(path).content.decode()
+
+    older, latest = stored_report(), stored_report()
+    being_made = stored_report()
+    Report.objects.filter(pk=being_made.pk).update(status=Report.Status.PENDING)
+    ours, theirs = stored_report(payments), stored_report(platform)
+
+    page = client.get(overview).content.decode()
+    assert file_url(latest, "html") in page and file_url(latest, "pdf") in page
+    for other in (older, ours, theirs):
+        assert file_url(other, "pdf") not in page
+    page = client.get(team_page).content.decode()
+    assert file_url(ours, "html") in page and file_url(ours, "pdf") in page
+    assert file_url(theirs, "pdf") not in page and file_url(latest, "pdf") not in page
+
+
+def test_a_scoped_reconciler_gets_no_link_to_the_organisations_report(client, scoped_estate):
+    organisation = stored_report()
+    mine = stored_report(scoped_estate["teams"]["payments"])
+    client.force_login(User.objects.get(username="itstaff"))
+    page = client.get(reverse("dashboard:overview")).content.decode()
+    assert file_url(organisation, "html") not in page
+    page = client.get(scoped_estate["teams"]["payments"].get_absolute_url()).content.decode()
+    assert file_url(mine, "pdf") in page
