@@ -4,9 +4,11 @@ it. Each chart answers one question and shows its numbers without hovering."""
 from dataclasses import dataclass, field
 from datetime import date
 
-TREND_WIDTH, TREND_HEIGHT = 640, 190
+# Drawn about the size they are shown beside each other on a laptop, so that their text stays
+# readable when the page is projected (an SVG's text shrinks with it).
+TREND_WIDTH, TREND_HEIGHT = 560, 180
 TREND_PAD = {"left": 44, "right": 56, "top": 14, "bottom": 26}
-BAR_WIDTH = 640
+BAR_WIDTH = 520
 BAR_ROW, BAR_GAP = 22, 14
 BAR_LABEL = 104  # room for the provider's name on the left
 BAR_NUMBERS = 176  # room for the numbers on the right

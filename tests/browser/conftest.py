@@ -32,6 +32,7 @@ CHROMIUM_ARGS = [
 SCREENSHOTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 PASSWORD = "correct-horse-battery"
 WIDE, FULL_HD, NARROW = (1440, 900), (1920, 1080), (390, 844)
+PROJECTOR = (1280, 720)  # a laptop mirrored to a meeting room's projector
 DEMO_TEAMS = ("payments", "platform", "data-science", "identity", "marketing")
 
 

@@ -3,6 +3,7 @@ estate: sign in, read the overview, follow the way to an asset, sign out."""
 
 import pytest
 from django.db.models import Count
+from django.utils import timezone
 
 from collectors.records import AccessRecord
 from inventory.ingest import ScopeIngest
@@ -16,7 +17,7 @@ from inventory.models import (
 )
 from tests.conftest import asset
 
-from .conftest import FULL_HD, NARROW, WIDE, screenshot, sign_in
+from .conftest import FULL_HD, NARROW, PROJECTOR, WIDE, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -129,6 +130,53 @@ def test_hostile_tags_and_names_render_as_text_and_never_run(
     assert sources and all("/static/daylight/" in src for src in sources)
     assert page.locator("img").count() == 0
     assert page.dialogs == []
+
+
+def test_very_long_cloud_names_never_widen_the_page(
+    live_server, open_page, demo_estate, reconciler_account
+):
+    """Names, keys, tags, images and principals run to hundreds of characters without a space;
+    at a projector's 1280x720 every page that shows them still fits beside the navigation."""
+    scope, _ = Scope.objects.get_or_create(source=demo_estate, key="long")
+    run = CollectionRun.objects.create(
+        source=demo_estate, trigger=RunTrigger.COMMAND, started_at=timezone.now()
+    )
+    ingest = ScopeIngest(ScopeRun.objects.create(run=run, scope=scope, started_at=run.started_at))
+    account = "999999999999"
+    name = "batch-" + "verylongfunctionname" * 10
+    key = f"arn:aws:lambda:eu-west-1:{account}:function:{name}"
+    actor = f"arn:aws:sts::{account}:assumed-role/" + "DeploymentAutomationRole" * 6 + "/ci"
+    labels = {"k" * 120: "v" * 250, "team-" + "x" * 60: "<b>" + "y" * 80 + "</b>"}
+    runtime = "python" + "3" * 40
+    ingest.add(asset(key, name=name, account=account, labels=labels, runtime=runtime))
+    ingest.add(
+        AccessRecord(
+            event_id="long-1",
+            provider="aws",
+            occurred_at=run.started_at,
+            action="UpdateFunctionConfiguration" * 4,
+            asset_key=key,
+            actor=actor,
+        )
+    )
+    ingest.finish(complete=True)
+    long_one = Asset.objects.get(key=key)
+    assert long_one.tracking == TrackingStatus.UNTRACKED
+
+    page = open_page(PROJECTOR)
+    sign_in(page, live_server.url, "itstaff")
+    for shot, path, shown in (
+        ("long-asset", long_one.get_absolute_url(), name),
+        ("long-assets", f"/assets/?account={account}", name),
+        ("long-reconcile", f"/reconcile/?account={account}", name),
+        ("long-access", f"/access/?actor={actor}", actor),
+        ("long-versions", "/versions/", runtime),
+    ):
+        assert page.goto(f"{live_server.url}{path}").status == 200, path
+        assert shown in page.locator("main").inner_text(), path
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (path, overflow)
+        screenshot(page, shot)
 
 
 def test_signing_out_ends_the_session(live_server, open_page, demo_estate, viewer_account):

@@ -1,7 +1,7 @@
 """The issue's workflows in headless Chromium against the demo estate: a CISO drills from an
 overview number to the list behind it and to an asset's timeline; a reconciler assigns an
 untracked asset from the queue, which leaves the queue and shows in the audit log; a viewer
-cannot. Then a tour of every page at three sizes, with screenshots to look at."""
+cannot. Then a tour of every page at four sizes, with screenshots to look at."""
 
 import re
 
@@ -16,7 +16,7 @@ from inventory.models import (
     TrackingStatus,
 )
 
-from .conftest import FULL_HD, NARROW, WIDE, screenshot, sign_in
+from .conftest import FULL_HD, NARROW, PROJECTOR, WIDE, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -207,8 +207,10 @@ def tour(live_server, demo_estate):
     ]
 
 
-@pytest.mark.parametrize("size", [WIDE, FULL_HD, NARROW], ids=["1440", "1920", "narrow"])
-def test_every_page_at_three_sizes(live_server, open_page, demo_estate, admin_account, size):
+@pytest.mark.parametrize(
+    "size", [WIDE, FULL_HD, PROJECTOR, NARROW], ids=["1440", "1920", "projector", "narrow"]
+)
+def test_every_page_at_four_sizes(live_server, open_page, demo_estate, admin_account, size):
     page = open_page(size)
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -47,12 +47,12 @@ def test_stacked_bars_split_each_row_into_its_parts():
     chart = stacked_bars(rows, [("a", "first"), ("b", "second")])
     aws, docker = chart.rows
     assert [s["count"] for s in aws.segments] == [10, 30, 60]
-    assert [s["width"] for s in aws.segments] == [36.0, 108.0, 216.0]  # shares of the track
-    assert [s["width"] for s in docker.segments] == [180.0, 0.0, 180.0]
+    assert [s["width"] for s in aws.segments] == [24.0, 72.0, 144.0]  # shares of the track
+    assert [s["width"] for s in docker.segments] == [120.0, 0.0, 120.0]
     assert aws.segments[0]["url"] == "/x" and aws.segments[1]["url"] == ""
     assert (aws.parts_total, aws.share, docker.share) == (40, 40, 50)
     one_scale = stacked_bars(rows, [("a", "first"), ("b", "second")], shares=False)
-    assert one_scale.rows[1].segments[0]["width"] == 18.0
+    assert one_scale.rows[1].segments[0]["width"] == 12.0
     assert stacked_bars([], []) is None
 
 
