@@ -90,6 +90,19 @@ def test_a_user_without_a_role_reads_nothing_and_is_told_so(client, estate):
     assert client.post(reverse("logout")).status_code == 302
 
 
+def test_a_refused_page_and_a_missing_one_keep_the_navigation_and_say_why(client, viewer):
+    client.force_login(viewer)
+    refused = client.get(reverse("dashboard:notifications"))
+    assert refused.status_code == 403
+    page = refused.content.decode()
+    assert 'data-testid="forbidden"' in page and "This needs the admin role." in page
+    assert 'aria-label="Main"' in page and '<span class="role role-viewer">viewer</span>' in page
+    missing = client.get("/assets/999999999/")
+    assert missing.status_code == 404
+    page = missing.content.decode()
+    assert 'data-testid="not-found"' in page and 'aria-label="Main"' in page
+
+
 # --- the overview ---------------------------------------------------------------------------
 
 
