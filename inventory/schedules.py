@@ -23,8 +23,11 @@ def parse_cron(expression: str) -> dict[str, str]:
     return fields
 
 
+SOURCE_TASK_PREFIX = "daylight-source-"
+
+
 def task_name(source) -> str:
-    return f"daylight-source-{source.pk}"
+    return f"{SOURCE_TASK_PREFIX}{source.pk}"
 
 
 def sync(source) -> PeriodicTask:
@@ -47,3 +50,20 @@ def sync(source) -> PeriodicTask:
 
 def remove(source) -> None:
     PeriodicTask.objects.filter(name=task_name(source)).delete()
+
+
+def retire_dropped_jobs(beat_schedule: dict) -> list[str]:
+    """Delete the stored beat entries of Daylight's own jobs that ``beat_schedule`` no longer
+    names (``DAYLIGHT_REPORT_SCHEDULE=off``). Beat's DatabaseScheduler adds and updates them
+    from the settings at every start but never removes one, so a job once scheduled would
+    run on. Sources' schedules are kept. Returns the names deleted."""
+    dropped = (
+        PeriodicTask.objects.filter(name__startswith="daylight-")
+        .exclude(name__startswith=SOURCE_TASK_PREFIX)
+        .exclude(name__in=list(beat_schedule))
+    )
+    names = []
+    for task in dropped:  # one by one: each delete tells a running beat to reload
+        task.delete()
+        names.append(task.name)
+    return names

@@ -4,6 +4,8 @@ import json
 from datetime import timedelta
 
 import pytest
+from celery import beat
+from celery.signals import beat_init
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
 from django_celery_beat.models import PeriodicTask
@@ -156,6 +158,33 @@ def test_beat_database_scheduler_stores_system_jobs_beside_source_schedules(sour
         assert stored[name].task == task_name
         entry = settings.CELERY_BEAT_SCHEDULE[name]["schedule"]
         assert cron_of(stored[name]) == f"{min(entry.minute)} {min(entry.hour)} * * *"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_job_the_settings_drop_stops_when_beat_starts_again(source, settings):
+    """Reports scheduled once, then DAYLIGHT_REPORT_SCHEDULE=off: the stored entry goes at
+    beat's next start (the database scheduler alone would keep running it)."""
+    start_beat()
+    assert PeriodicTask.objects.filter(name="daylight-posture-reports", enabled=True).exists()
+
+    settings.CELERY_BEAT_SCHEDULE = {
+        name: entry
+        for name, entry in settings.CELERY_BEAT_SCHEDULE.items()
+        if name != "daylight-posture-reports"
+    }
+    start_beat()
+
+    stored = set(PeriodicTask.objects.filter(enabled=True).values_list("name", flat=True))
+    assert "daylight-posture-reports" not in stored
+    assert {*settings.CELERY_BEAT_SCHEDULE, schedules.task_name(source)} <= stored
+
+
+def start_beat():
+    """What `celery beat` does at start: its scheduler stores the settings' jobs (reading its
+    max_interval makes it), then it sends beat_init."""
+    service = beat.Service(app=app, scheduler_cls=DatabaseScheduler)
+    assert service.scheduler.max_interval > 0
+    beat_init.send(sender=service)
 
 
 def ingest(scope_run, records, at=NOW):
