@@ -9,8 +9,8 @@ from pathlib import Path
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import StaticFilesStorage
 from django.template.loader import render_to_string
-from django.templatetags.static import static
 
 from inventory.spreadsheets import spreadsheet_safe
 
@@ -113,8 +113,11 @@ def context(report, *, stylesheet_url: str | None) -> dict:
 
 
 def html(report) -> str:
-    """The report as a web page that links the stylesheet among Daylight's static files."""
-    return render_to_string(TEMPLATE, context(report, stylesheet_url=static(STYLESHEET)))
+    """The report as a web page that links the stylesheet among Daylight's static files by its
+    plain name, never a build's hashed one: the page is stored for years, and a later release's
+    static files no longer hold this one's hashed names (collectstatic keeps the plain ones)."""
+    stylesheet_url = StaticFilesStorage().url(STYLESHEET)
+    return render_to_string(TEMPLATE, context(report, stylesheet_url=stylesheet_url))
 
 
 def _fetch_nothing():

@@ -4,9 +4,12 @@ text in every format."""
 
 import csv
 import io
+import re
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
+from django.templatetags.static import static
 from django.utils import timezone
 from pypdf import PdfReader
 
@@ -224,6 +227,25 @@ def test_a_report_is_stored_as_html_pdf_and_csv(made, media_root):
     html = made.html.read().decode()
     assert '<link rel="stylesheet" href="/static/daylight/report.css">' in html
     assert "<script" not in html and "style=" not in html and "<style" not in html
+
+
+def test_a_stored_page_keeps_its_stylesheet_when_the_static_files_are_built_again(
+    estate, now, settings, tmp_path
+):
+    """Production serves hashed static names from a manifest that each release builds anew; a
+    report page stored under one release must link a name the next build still serves."""
+    settings.STATIC_ROOT = tmp_path
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage"},
+    }
+    call_command("collectstatic", interactive=False, verbosity=0)
+    report = making.make(making.create(trigger=Report.Trigger.MANUAL, now=now).pk)
+
+    (href,) = re.findall(r'<link rel="stylesheet" href="([^"]+)">', report.html.read().decode())
+    assert href != static("daylight/report.css")  # not this build's hashed name ...
+    served = tmp_path / href.removeprefix("/static/")  # ... but one every build writes
+    assert served.read_text() == (tmp_path / "daylight" / "report.css").read_text()
 
 
 def _pdf_text(report) -> str:
