@@ -108,6 +108,7 @@ class Bar:
     label: str
     total: int
     y: int
+    url: str = ""  # the list behind the row's numbers
     segments: list[dict] = field(default_factory=list)
 
     @property
@@ -133,14 +134,15 @@ def stacked_bars(rows: list[dict], parts: list[tuple[str, str]], shares=True) ->
     """Horizontal bars, one per row, split into ``parts`` ((key, name) pairs, in drawing order)
     with what is left of the row's ``total`` as the last segment. With ``shares`` every bar is
     the whole of its row (small rows stay readable); otherwise all share one scale. Each row is
-    a dict with "label", "total", the part keys and optionally "urls" (key to link)."""
+    a dict with "label", "total", the part keys and optionally "url" (the numbers' link) and
+    "urls" (part key to link)."""
     if not rows:
         return None
     biggest = max(row["total"] for row in rows) or 1
     track = BAR_WIDTH - BAR_LABEL - BAR_NUMBERS
     bars = []
     for index, row in enumerate(rows):
-        bar = Bar(row["label"], row["total"], index * (BAR_ROW + BAR_GAP))
+        bar = Bar(row["label"], row["total"], index * (BAR_ROW + BAR_GAP), row.get("url", ""))
         x = BAR_LABEL
         rest = row["total"]
         for key, name in [*parts, ("rest", "other")]:

@@ -95,6 +95,7 @@ def _exposure_rows(matrix):
             {
                 "label": row["label"],
                 "total": row["total"],
+                "url": assets_url(provider=provider, exposed="yes"),
                 "exposed_untracked": row["exposed_untracked"],
                 "exposed_accepted": row["exposed_accepted"],
                 "exposed_tracked": row["exposed"]

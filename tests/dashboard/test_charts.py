@@ -93,3 +93,13 @@ def test_the_overview_draws_both_charts_with_numbers_and_links(client, viewer, e
     aws = chart.split(">AWS</text>")[1].split("</g>")[0]
     exposed = Asset.objects.filter(provider="aws", exposed=True, gone_at__isnull=True).count()
     assert f'<tspan class="bar-num-main">{exposed}</tspan> / 10' in aws
+    # The numbers beside a bar open its lists too: all exposed, and exposed but untracked.
+    numbers = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"><tspan', aws)]
+    shadow = Asset.objects.filter(
+        provider="aws", exposed=True, tracking="untracked", gone_at__isnull=True
+    ).count()
+    assert shadow > 0 and f"{shadow} untracked</tspan></a>" in aws
+    assert numbers == [
+        "/assets/?provider=aws&exposed=yes",
+        "/assets/?provider=aws&exposed=yes&tracking=untracked",
+    ]

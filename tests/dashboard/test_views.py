@@ -118,6 +118,7 @@ def test_overview_counts_match_the_estate(client, viewer, estate):
     assert int(text_of(page, "exposed-count")) == live.filter(exposed=True).count() == 5
     assert int(text_of(page, "eol-count")) == live.filter(eol=True).count() == 5
     assert text_of(page, "coverage") == str(round(100 * 8 / 14))  # tracked share, in %
+    assert f'href="{reverse("dashboard:teams")}" title="Who owns what, team by team"' in page
 
     matrix = page.split('data-testid="provider-kind"')[1].split("</table>")[0]
     aws_row = matrix.split('data-provider="aws"')[1].split("</tr>")[0]
