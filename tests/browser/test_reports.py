@@ -18,7 +18,7 @@ def test_an_admin_makes_a_report_and_a_viewer_reads_it(
 ):
     admin = open_page(WIDE)
     sign_in(admin, live_server.url, "ops")
-    admin.get_by_role("link", name="Reports").click()
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Reports").click()
     admin.wait_for_url(f"{live_server.url}/reports/")
     admin.get_by_label("Scope").select_option(label="Organisation")
     admin.get_by_role("button", name="Make report").click()
