@@ -222,6 +222,12 @@ def test_every_page_at_four_sizes(live_server, open_page, demo_estate, admin_acc
         # The page never scrolls sideways; wide tables scroll inside their own box.
         overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
         assert overflow <= 0, (path, overflow)
+        # Above phone widths no table hides columns behind a sideways scroll of its own either.
+        clipped = page.evaluate(
+            "[...document.querySelectorAll('main .table-wrap')]"
+            ".filter(box => box.scrollWidth > box.clientWidth + 1).length"
+        )
+        assert size == NARROW or clipped == 0, (path, clipped)
         screenshot(page, f"tour-{name}")
     assert errors == [] and page.dialogs == []
 
