@@ -26,6 +26,11 @@ def test_an_admin_makes_a_report_and_a_viewer_reads_it(
     report = Report.objects.get()
     assert report.status == Report.Status.READY, report.error
     assert "Made the Organisation report" in admin.get_by_test_id("messages").inner_text()
+    admin.get_by_role("navigation", name="Main").get_by_role("link", name="Overview").click()
+    latest = admin.get_by_test_id("latest-report")
+    assert latest.get_by_role("link", name="PDF").get_attribute("href") == (
+        f"/reports/{report.pk}/report.pdf"
+    )
 
     viewer = open_page(WIDE)
     errors = []
