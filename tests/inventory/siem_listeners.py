@@ -121,9 +121,18 @@ def _name(common_name):
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def make_ca_and_server_cert(directory) -> tuple[str, ssl.SSLContext]:
-    """A CA and a server certificate for 127.0.0.1/localhost that it signed. Returns the CA
-    file's path and a server SSLContext holding the certificate."""
+def _alternative_name(name: str) -> x509.GeneralName:
+    try:
+        return x509.IPAddress(ipaddress.ip_address(name))
+    except ValueError:
+        return x509.DNSName(name)
+
+
+def make_ca_and_server_cert(
+    directory, names=("localhost", "127.0.0.1")
+) -> tuple[str, ssl.SSLContext]:
+    """A CA and a server certificate it signed for ``names`` (127.0.0.1 and localhost unless
+    told). Returns the CA file's path and a server SSLContext holding the certificate."""
     now = datetime.now(UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
     ca_cert = (
@@ -145,7 +154,7 @@ def make_ca_and_server_cert(directory) -> tuple[str, ssl.SSLContext]:
     key = ec.generate_private_key(ec.SECP256R1())
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name("localhost"))
+        .subject_name(_name(names[0]))
         .issuer_name(ca_cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
@@ -153,9 +162,7 @@ def make_ca_and_server_cert(directory) -> tuple[str, ssl.SSLContext]:
         .not_valid_after(now + timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
+            x509.SubjectAlternativeName([_alternative_name(name) for name in names]),
             critical=False,
         )
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)

@@ -171,6 +171,25 @@ def test_syslog_over_tls_verifies_the_collector_against_the_configured_ca(
     assert all(m.sd["id"] == m.record["id"] for m in messages)
 
 
+def test_syslog_over_tls_refuses_a_certificate_for_another_name(estate, admin_user, tmp_path):
+    """Signed by the trusted CA, but for another host: an attacker holding any certificate
+    from that CA must not receive the export."""
+    ca_file, server_context = make_ca_and_server_cert(tmp_path, names=["siem.example.test"])
+    with SyslogListener(tls=server_context) as listener:
+        dest = destination(
+            admin_user,
+            kind="syslog",
+            host="127.0.0.1",
+            port=listener.port,
+            tls=True,
+            ca_file=ca_file,
+        )
+        with pytest.raises(ExportFailed, match="mismatch"):
+            export.export_destination(dest)
+    assert listener.messages() == []
+    assert not ExportCursor.objects.filter(destination=dest).exclude(last_id=0).exists()
+
+
 def test_http_endpoint_that_fails_first_loses_nothing(
     estate, admin_user, http_receiver, settings, monkeypatch
 ):
