@@ -491,7 +491,9 @@ def pages(first_asset_id, team_slug, actor):
         ("assets: unowned, new this week", f"?owner=none&first_seen_after={week_ago}"),
         ("assets: tag team=payments", "?label=team%3Dpayments"),
         ("assets: text search", "?q=webhook-batch-00"),  # 971 matches, late by name
-        ("assets: text search, common word", "?q=api"),  # 50,000 matches
+        ("assets: text search, common word", "?q=api"),  # 50,000 matches, early by name
+        ("assets: text search, late common word", "?q=webhook"),  # 50,000, late by name
+        ("assets: text search, in most keys", "?q=aws"),  # 400,000: every AWS asset's key
         ("assets: finding=privileged", "?finding=privileged"),
     ]
     wanted = [
