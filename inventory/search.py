@@ -16,9 +16,10 @@ few, the query filters by their ids — fetched by primary key and sorted, whate
 exact and fast. If there are more, the plain filter lets the planner walk the index of the
 page's order, which meets common matches early (``aws``, ``api``: a page in under a
 millisecond). Both ways give the same rows in the same order. What neither serves well: many
-matches that all come late in the page's order (``webhook`` sorted by name), where the walk
-reads most of the table before its page. Lists of ids much longer than ``FEW_MATCHES`` are no
-answer: at 50,000 the planner's plans for them took seconds to minutes.
+matches that all come late in the page's order (``webhook`` sorted by name): a walk reads most
+of the table before its page, and reading every match is what ids first cost (~1 s at 1M, see
+bench/README.md). Lists of ids much longer than ``FEW_MATCHES`` are no answer: 50,000 took the
+planner over a minute.
 Elsewhere (SQLite) the plain filter is all there is.
 """
 
