@@ -133,9 +133,10 @@ TEXT_SEARCHES = [
 
 
 def pad_with_copies(count: int):
-    """``count`` more live assets, copies of one with names and keys no search here matches,
-    and fresh statistics: enough rows that the planner weighs its choices as for a large
-    estate (on a few dozen, reading a whole index in order costs next to nothing)."""
+    """``count`` more live assets, copies of one named ``copy-n`` (``copy://n`` their keys),
+    untracked and unowned so the queue holds them too, and fresh statistics: enough rows that
+    the planner weighs its choices as for a large estate (on a few dozen, reading a whole index
+    in order costs next to nothing)."""
     columns = [
         f.column for f in Asset._meta.concrete_fields if f.column not in {"id", "key", "name"}
     ]
@@ -146,6 +147,10 @@ def pad_with_copies(count: int):
             f"SELECT 'copy://' || n, 'copy-' || n, {listed} FROM \"inventory_asset\", "
             'generate_series(1, %s) AS n WHERE "id" = (SELECT MIN("id") FROM "inventory_asset")',
             [count],
+        )
+        cursor.execute(
+            'UPDATE "inventory_asset" SET "tracking" = \'untracked\', "owner_id" = NULL '
+            "WHERE \"key\" LIKE 'copy://%%'"
         )
         cursor.execute('ANALYZE "inventory_asset"')
 
@@ -193,12 +198,6 @@ def test_many_matches_are_met_walking_the_index_of_the_pages_order(
     a million assets the planner takes that walk for ``aws`` and ``api``, bench/README.md)."""
     estate("aws", {"111111111111": 60})
     pad_with_copies(20_000)
-    with connection.cursor() as cursor:  # the queue lists them too
-        cursor.execute(
-            'UPDATE "inventory_asset" SET "tracking" = \'untracked\', "owner_id" = NULL '
-            "WHERE \"name\" LIKE 'copy-%%'"
-        )
-        cursor.execute('ANALYZE "inventory_asset"')
     client.force_login(viewer if role == "viewer" else reconciler)
     sqls = queries_of(client, url)
     probe = listing_plan(the_query(sqls, search.FEW_MATCHES + 1))
