@@ -136,7 +136,7 @@ def test_very_long_cloud_names_never_widen_the_page(
     live_server, open_page, demo_estate, reconciler_account
 ):
     """Names, keys, tags, images and principals run to hundreds of characters without a space;
-    at a projector's 1280x720 every page that shows them still fits beside the navigation."""
+    at a projector's 1280x720 and on a phone every page that shows them still fits its width."""
     scope, _ = Scope.objects.get_or_create(source=demo_estate, key="long")
     run = CollectionRun.objects.create(
         source=demo_estate, trigger=RunTrigger.COMMAND, started_at=timezone.now()
@@ -163,20 +163,21 @@ def test_very_long_cloud_names_never_widen_the_page(
     long_one = Asset.objects.get(key=key)
     assert long_one.tracking == TrackingStatus.UNTRACKED
 
-    page = open_page(PROJECTOR)
-    sign_in(page, live_server.url, "itstaff")
-    for shot, path, shown in (
-        ("long-asset", long_one.get_absolute_url(), name),
-        ("long-assets", f"/assets/?account={account}", name),
-        ("long-reconcile", f"/reconcile/?account={account}", name),
-        ("long-access", f"/access/?actor={actor}", actor),
-        ("long-versions", "/versions/", runtime),
-    ):
-        assert page.goto(f"{live_server.url}{path}").status == 200, path
-        assert shown in page.locator("main").inner_text(), path
-        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
-        assert overflow <= 0, (path, overflow)
-        screenshot(page, shot)
+    for size in (PROJECTOR, NARROW):
+        page = open_page(size)
+        sign_in(page, live_server.url, "itstaff")
+        for shot, path, shown in (
+            ("long-asset", long_one.get_absolute_url(), name),
+            ("long-assets", f"/assets/?account={account}", name),
+            ("long-reconcile", f"/reconcile/?account={account}", name),
+            ("long-access", f"/access/?actor={actor}", actor),
+            ("long-versions", "/versions/", runtime),
+        ):
+            assert page.goto(f"{live_server.url}{path}").status == 200, path
+            assert shown in page.locator("main").inner_text(), path
+            overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+            assert overflow <= 0, (path, size, overflow)
+            screenshot(page, shot)
 
 
 def test_signing_out_ends_the_session(live_server, open_page, demo_estate, viewer_account):
