@@ -15,6 +15,7 @@ from django.utils.html import format_html, format_html_join
 
 from dashboard import filters
 from inventory.models import RunStatus, Severity
+from inventory.schedules import describe_cron
 
 register = template.Library()
 
@@ -163,6 +164,18 @@ def reltime(moment, empty="—"):
         moment.strftime("%Y-%m-%d %H:%M:%S UTC"),
         ago(moment),
     )
+
+
+@register.simple_tag
+def schedule(expression, spelled_out=False):
+    """A cron schedule in words with the expression on hover (and after it, if ``spelled_out``),
+    or the expression itself when it is not one of the shapes ``describe_cron`` knows."""
+    words = describe_cron(expression)
+    if words is None:
+        return format_html('<span class="mono">{}</span>', expression)
+    if spelled_out:
+        return format_html('{} <span class="mono muted">({})</span>', words, expression)
+    return format_html('<span title="cron: {}">{}</span>', expression, words)
 
 
 @register.simple_tag

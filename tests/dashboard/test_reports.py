@@ -42,13 +42,16 @@ def file_url(report, extension):
     return reverse("dashboard:report-file", args=[report.pk, extension])
 
 
-def test_a_viewer_reads_the_list_and_downloads_every_format(client, viewer):
+def test_a_viewer_reads_the_list_and_downloads_every_format(client, viewer, settings):
+    settings.DAYLIGHT_REPORT_SCHEDULE = "0 6 1 1,4,7,10 *"
     report = stored_report()
     client.force_login(viewer)
     page = client.get(REPORTS).content.decode()
     assert f'data-report="{report.pk}"' in page and "80%" in page
     assert 'data-testid="report-form"' not in page  # asking is for admins
     assert 'href="/reports/"' in page  # in the navigation
+    quarterly = "Quarterly, on the 1st of Jan/Apr/Jul/Oct at 06:00 UTC"
+    assert f'Made on schedule: <span title="cron: 0 6 1 1,4,7,10 *">{quarterly}</span>' in page
     pdf = client.get(file_url(report, "pdf"))
     assert pdf["Content-Type"] == "application/pdf"
     assert pdf["Content-Disposition"].startswith("attachment")

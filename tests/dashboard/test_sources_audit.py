@@ -13,6 +13,7 @@ from django.urls import reverse
 
 from inventory import services
 from inventory.models import Asset, AuditLog, CollectionRun, Source
+from inventory.schedules import describe_cron
 from inventory.selectors import next_run
 from tests.conftest import NOW, make_user
 
@@ -50,6 +51,49 @@ def test_next_run_reads_cron_as_beat_does(expression, expected):
     assert next_run(expression, AT) == expected
 
 
+@pytest.mark.parametrize(
+    ("expression", "words"),
+    [
+        ("0 6 1 1,4,7,10 *", "Quarterly, on the 1st of Jan/Apr/Jul/Oct at 06:00 UTC"),
+        ("30 2 15 3,6,9,12 *", "Quarterly, on the 15th of Mar/Jun/Sep/Dec at 02:30 UTC"),
+        ("0 6 1 * *", "Monthly on the 1st at 06:00 UTC"),
+        ("0 6 22 * *", "Monthly on the 22nd at 06:00 UTC"),
+        ("0 6 12 * *", "Monthly on the 12th at 06:00 UTC"),
+        ("0 0 1 1 *", "Yearly, on the 1st of Jan at 00:00 UTC"),
+        ("0 6 * * 1", "Weekly on Monday at 06:00 UTC"),
+        ("0 6 * * 0", "Weekly on Sunday at 06:00 UTC"),
+        ("0 7 * * mon", "Weekly on Monday at 07:00 UTC"),
+        ("0 6 * * 5,1,3", "Weekly on Monday, Wednesday and Friday at 06:00 UTC"),
+        ("0 18 * * 1-5", "Weekdays at 18:00 UTC"),
+        ("0 6 * * *", "Daily at 06:00 UTC"),
+        ("*/15 * * * *", "Every 15 minutes"),
+        ("*/1 * * * *", "Every minute"),
+        ("* * * * *", "Every minute"),
+        ("5 * * * *", "Hourly at :05"),
+    ],
+)
+def test_common_schedules_read_in_words(expression, words):
+    assert describe_cron(expression) == words
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "*/7 * * * *",  # restarts at :00, so the gaps are not all 7 minutes
+        "0 */6 * * *",
+        "0,30 6 * * *",
+        "0 6 1 1,6 *",
+        "0 6 1 * 1",  # day of month and weekday both restricted
+        "0 6 1-7 * *",
+        "*/15 9-17 * * *",
+        "every hour",
+        "",
+    ],
+)
+def test_any_other_schedule_has_no_words(expression):
+    assert describe_cron(expression) is None
+
+
 # --- sources and runs -----------------------------------------------------------------------
 
 
@@ -66,6 +110,7 @@ def test_sources_page_shows_schedules_last_runs_and_failing_scopes(client, viewe
     live = Asset.objects.filter(source__name="prod", gone_at__isnull=True).count()
     assert f'<a class="figure" href="/assets/?source=prod">{live}</a>' in row
     assert "next <time" in row  # enabled, scheduled hourly
+    assert '<span title="cron: 0 * * * *">Hourly at :00</span>' in row
     idle = page.split('data-source="idle"')[1].split("</tr>")[0]
     assert "disabled" in idle and "not scheduled" in idle and "Never run" in idle
     assert "Run now" not in page  # viewers see no controls

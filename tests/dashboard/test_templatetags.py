@@ -4,7 +4,15 @@ from datetime import timedelta
 
 from django.template import Context, Template
 
-from dashboard.templatetags.daylight import ago, as_text, duration, ident, marker, reltime
+from dashboard.templatetags.daylight import (
+    ago,
+    as_text,
+    duration,
+    ident,
+    marker,
+    reltime,
+    schedule,
+)
 from tests.conftest import NOW
 
 
@@ -65,3 +73,13 @@ def test_duration_reads_naturally():
     assert duration(timedelta(seconds=42)) == "42 s"
     assert duration(timedelta(seconds=185)) == "3 min 5 s"
     assert duration(None) == "—"
+
+
+def test_schedule_reads_in_words_and_keeps_the_expression():
+    assert schedule("0 6 * * *") == '<span title="cron: 0 6 * * *">Daily at 06:00 UTC</span>'
+    assert schedule("0 6 * * *", spelled_out=True) == (
+        'Daily at 06:00 UTC <span class="mono muted">(0 6 * * *)</span>'
+    )
+    # No words for it: the expression itself, escaped.
+    assert schedule("0 */6 * * *") == '<span class="mono">0 */6 * * *</span>'
+    assert schedule("<b>") == '<span class="mono">&lt;b&gt;</span>'
