@@ -13,15 +13,9 @@ from django.conf import settings
 
 from collectors.tasks import collect_source
 from inventory.models import Asset, CollectionRun, RunStatus, RunTrigger, Source
-from tests.workers import celery_worker, stop, take_messages_sent_by
+from tests.workers import WORKER_TEST, celery_worker, stop, take_messages_sent_by
 
-pytestmark = [
-    pytest.mark.celery_worker,
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL,
-        reason="needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
-    ),
-]
+pytestmark = WORKER_TEST
 FINISH_WITHIN = 90  # seconds: worker start-up plus one demo collection, with room to spare
 FINISHED = {RunStatus.SUCCEEDED, RunStatus.PARTIAL, RunStatus.FAILED, RunStatus.SKIPPED}
 

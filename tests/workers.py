@@ -21,6 +21,14 @@ from django.db import connection
 from config.celery import app
 
 REPO = Path(__file__).resolve().parent.parent
+# The marks of a module whose tests start a worker: without a broker there is nothing to start.
+WORKER_TEST = [
+    pytest.mark.celery_worker,
+    pytest.mark.skipif(
+        not settings.CELERY_BROKER_URL,
+        reason="needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
+    ),
+]
 
 
 def worker_database_url() -> str:
@@ -56,6 +64,7 @@ def celery_worker(log_path: Path, **env):
         "--loglevel=INFO", "--without-gossip", "--without-mingle", "--without-heartbeat",
         "-Q", queue, "-n", f"{queue}@%h",
     ]  # fmt: skip
+    keys_before = _broker_keys()
     with log_path.open("wb") as log:
         process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=log)
     try:
@@ -63,6 +72,7 @@ def celery_worker(log_path: Path, **env):
     finally:
         stop(process)
         _delete_queue(queue)
+        _delete_keys_added_since(keys_before)
 
 
 def stop(process):
@@ -81,6 +91,20 @@ def _delete_queue(name):
         queue = app.amqp.queues[name].bind(broker.default_channel)
         queue.declare()  # the channel deletes only bindings it knows of
         queue.delete()
+
+
+def _broker_keys() -> set[bytes]:
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as broker:
+        return set(broker.keys("*"))
+
+
+def _delete_keys_added_since(keys_before: set[bytes]) -> None:
+    """What the worker left in Redis besides its queue (its remote-control binding and that
+    binding's deadline), so the broker's database is as the test found it."""
+    with redis.Redis.from_url(settings.CELERY_BROKER_URL) as broker:
+        added = set(broker.keys("*")) - keys_before
+        if added:
+            broker.delete(*added)
 
 
 def take_messages_sent_by(task_id: str) -> list[tuple[str, list]]:

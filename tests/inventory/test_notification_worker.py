@@ -8,19 +8,12 @@ Needs a broker and PostgreSQL, like tests/test_celery_worker.py (skipped otherwi
 import time
 
 import pytest
-from django.conf import settings
 
 from inventory.models import Delivery, NotificationChannel
 from inventory.tasks import deliver_notification
-from tests.workers import celery_worker
+from tests.workers import WORKER_TEST, celery_worker
 
-pytestmark = [
-    pytest.mark.celery_worker,
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL,
-        reason="needs a broker: set CELERY_BROKER_URL (e.g. redis://127.0.0.1:6379/0)",
-    ),
-]
+pytestmark = WORKER_TEST
 FINISH_WITHIN = 60  # seconds: worker start-up, two attempts and a backoff of at most 1 s
 SECRET = "worker-signing-key"
 
