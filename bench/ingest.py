@@ -429,7 +429,12 @@ def main() -> None:
 
     print(
         f"{args.assets:,} assets, {connection.vendor} ({connection.settings_dict['NAME']}), "
-        f"batch {settings.DAYLIGHT_INGEST_BATCH}, {args.repeat} repetition(s)"
+        f"batch {settings.DAYLIGHT_INGEST_BATCH}, "
+        + (
+            f"one first sync and {args.resyncs} re-sync(s) on copies of it"
+            if args.resyncs
+            else f"{args.repeat} repetition(s)"
+        )
     )
     results = {"first": [], "resync": []}
     if args.resyncs:
