@@ -345,9 +345,9 @@ def built_from(asset: DiscoveredAsset, arns: Arns) -> list[str]:
     repository of the image it runs, or, for an ECR image, its repository."""
     found = []
     if asset.kind == "container" and asset.attributes.get("service") == "ECS":
-        family = str(asset.attributes.get("task_definition") or "").rpartition(":")[0]
-        if family:
-            found.append(arns.make("ecs", f"task-definition/{family}"))
+        task_definition = str(asset.attributes.get("task_definition") or "")  # "family:revision"
+        if task_definition:
+            found.append(task_family_arn(arns.make("ecs", f"task-definition/{task_definition}")))
     if asset.kind == "image" and asset.attributes.get("service") == "ECR":
         found.append(asset.key.partition("@")[0])
     repository = image_repository_arn(asset.image, arns.partition)
