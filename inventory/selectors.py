@@ -612,20 +612,28 @@ def untracked_count() -> int:
     return team_figures().get(None, EMPTY_TEAM)["untracked"]
 
 
-def team_detail(team, assets=None) -> dict:
-    """The team's figures, and the first of its live assets (out of ``assets``, by default
-    all)."""
-    figures = team_figures().get(team.pk, EMPTY_TEAM)
-    assets = Asset.objects.all() if assets is None else assets
+def _owned(owner_id, owned) -> dict:
+    """What a team's page shows of what it owns: the cached figures of ``owner_id`` (None:
+    unowned) and the first of its live assets by name, out of ``owned``."""
+    figures = team_figures().get(owner_id, EMPTY_TEAM)
     return {
         "totals": figures,
-        "by_kind": [(label, count) for _, label, count in _kinds_in_order(figures["by_kind"])],
+        "by_kind": _kinds_in_order(figures["by_kind"]),
         "assets": list(
-            assets.filter(owner=team, gone_at__isnull=True)
+            owned.filter(gone_at__isnull=True)
             .select_related("scope")
             .order_by("name", "id")[:TEAM_ASSET_LIMIT]
         ),
         "asset_limit": TEAM_ASSET_LIMIT,
+    }
+
+
+def team_detail(team, assets=None) -> dict:
+    """The team's figures, its members, and the first of its live assets (out of ``assets``,
+    by default all)."""
+    assets = Asset.objects.all() if assets is None else assets
+    return {
+        **_owned(team.pk, assets.filter(owner=team)),
         "members": list(
             team.members.order_by("username").only("username", "first_name", "last_name")
         ),
