@@ -54,6 +54,7 @@ from .models import (
     TrackingStatus,
 )
 from .models.assets import SEVERITY_RANK
+from .models.teams import UNOWNED_SLUG
 from .schedules import parse_cron
 from .scoping import EVERYTHING, Visibility
 from .search import name_or_key_contains
@@ -64,7 +65,7 @@ RECENT_RUNS = 10
 TIMELINE_LIMIT = 200
 TEAM_ASSET_LIMIT = 50
 UNHEALTHY = (RunStatus.FAILED, RunStatus.PARTIAL)
-UNOWNED = "none"  # the owner filter's value for assets nobody owns
+UNOWNED = UNOWNED_SLUG  # the owner filter's value for assets nobody owns
 
 PROVIDER_LABELS = dict(Provider.choices)
 KIND_LABELS = dict(AssetKind.choices)

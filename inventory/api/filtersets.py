@@ -21,6 +21,7 @@ from inventory.models import (
     Severity,
     TrackingStatus,
 )
+from inventory.models.teams import UNOWNED_SLUG
 from inventory.search import name_or_key_contains
 
 
@@ -104,7 +105,7 @@ class AssetFilterSet(filters.FilterSet):
         super().__init__(data, *args, **kwargs)
 
     def filter_owner(self, queryset, name, value):
-        if value.lower() == "none":
+        if value.lower() == UNOWNED_SLUG:
             return queryset.filter(owner__isnull=True)
         return queryset.filter(owner__slug=value)
 

@@ -36,6 +36,7 @@ from inventory.models import (
     TokenScope,
     TrackingDecision,
 )
+from inventory.models.teams import validate_team_slug
 from inventory.reports.files import CONTENT_TYPES
 
 # Bulk decisions apply in one transaction with one audit row per asset: keep them reviewable.
@@ -103,6 +104,13 @@ class TeamSerializer(serializers.ModelSerializer):
         model = Team
         fields = ["id", "slug", "name", "contact", "description", "members", "created_at"]
         read_only_fields = ["id", "created_at"]
+
+    def validate_slug(self, slug):
+        try:
+            validate_team_slug(slug)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.messages) from exc
+        return slug
 
 
 class AssetRefSerializer(serializers.ModelSerializer):

@@ -1,6 +1,21 @@
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.urls import reverse
+
+# The word for "nobody owns it" wherever a team's slug goes: the explorer's and the API's
+# ``owner=none``. No team may take it.
+UNOWNED_SLUG = "none"
+
+
+def validate_team_slug(slug: str) -> None:
+    """Refuse a slug that means the unowned assets (in any case, as the API reads it)."""
+    if slug.lower() == UNOWNED_SLUG:
+        raise ValidationError(
+            f"“{slug}” is reserved: it stands for the assets nobody owns "
+            f"(owner={UNOWNED_SLUG} in the explorer and the API). Choose another slug.",
+            code="reserved",
+        )
 
 
 class Team(models.Model):
@@ -25,6 +40,14 @@ class Team(models.Model):
 
     def get_absolute_url(self):
         return reverse("dashboard:team", args=[self.slug])
+
+    def clean(self):
+        # Checked here and by the API's serializer rather than as a field validator, which
+        # would be part of the field's migration state for no change to the table.
+        try:
+            validate_team_slug(self.slug)
+        except ValidationError as error:
+            raise ValidationError({"slug": error}) from None
 
     def snapshot(self) -> dict:
         members = sorted(self.members.values_list("username", flat=True)) if self.pk else []

@@ -84,6 +84,16 @@ def test_duplicate_team_slug_is_a_400(client, payments):
     assert "slug" in response.json()
 
 
+@pytest.mark.parametrize("slug", ["none", "None", "NONE"])
+def test_the_slug_that_means_unowned_is_reserved(client, payments, slug):
+    created = client.post("/api/v1/teams/", {"name": "Nobody", "slug": slug})
+    renamed = client.patch("/api/v1/teams/payments/", {"slug": slug})
+
+    assert (created.status_code, renamed.status_code) == (400, 400)
+    assert "is reserved: it stands for the assets nobody owns" in created.json()["slug"][0]
+    assert not Team.objects.filter(slug__iexact="none").exists()
+
+
 def test_a_team_that_still_owns_assets_cannot_be_deleted(client, estate, payments):
     response = client.delete("/api/v1/teams/payments/")
 

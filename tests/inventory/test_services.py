@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 import pytest
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from inventory import services
@@ -133,6 +133,18 @@ def test_configuration_changes_in_the_admin_site_are_audited(client, admin_user)
     )
     assert response.status_code == 200  # the form shows the errors
     assert not AuditLog.objects.filter(action="source.create").exists()
+
+
+def test_no_team_may_take_the_slug_that_means_unowned(client, admin_user):
+    with pytest.raises(ValidationError) as refused:
+        Team(name="Nobody", slug="None").full_clean()
+    assert "is reserved" in refused.value.message_dict["slug"][0]
+
+    client.force_login(admin_user)
+    response = client.post("/admin/inventory/team/add/", {"name": "Nobody", "slug": "none"})
+    assert response.status_code == 200  # the form shows the error beside the slug
+    assert "“none” is reserved: it stands for the assets nobody owns" in response.content.decode()
+    assert not Team.objects.exists() and not AuditLog.objects.exists()
 
 
 def test_changing_team_members_in_the_admin_site_is_one_audited_change(client, admin_user):
