@@ -1,5 +1,7 @@
 from django.urls import path
 
+from inventory.selectors import UNOWNED
+
 from . import views
 
 app_name = "dashboard"
@@ -29,5 +31,7 @@ urlpatterns = [
     path("reports/generate/", views.report_generate, name="report-generate"),
     path("reports/<int:pk>/report.<str:extension>", views.report_file, name="report-file"),
     path("teams/", views.team_list, name="teams"),
+    # Before the teams' pages: no team may take this slug (inventory.models.teams).
+    path(f"teams/{UNOWNED}/", views.unowned, name="unowned"),
     path("teams/<slug:slug>/", views.team_detail, name="team"),
 ]

@@ -181,6 +181,14 @@ def team_detail(request, slug):
     return render(request, "dashboard/team_detail.html", context)
 
 
+@require_safe
+def unowned(request):
+    """The assets nobody owns, on a page shaped like a team's: everyone who reads the Teams list
+    reads it, a scoped reconciler included (the unowned pool is where they claim from)."""
+    visible = scoping.visibility_of(request.user)
+    return render(request, "dashboard/unowned.html", selectors.unowned_detail(visible.assets()))
+
+
 def _filtered_assets(request):
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria, sort = form.criteria(), form.ordering()

@@ -614,8 +614,8 @@ def untracked_count() -> int:
 
 
 def _owned(owner_id, owned) -> dict:
-    """What a team's page shows of what it owns: the cached figures of ``owner_id`` (None:
-    unowned) and the first of its live assets by name, out of ``owned``."""
+    """What a team's page and the unowned page show alike: the cached figures of ``owner_id``
+    (None: unowned) and the first of its live assets by name, out of ``owned``."""
     figures = team_figures().get(owner_id, EMPTY_TEAM)
     return {
         "totals": figures,
@@ -639,6 +639,14 @@ def team_detail(team, assets=None) -> dict:
             team.members.order_by("username").only("username", "first_name", "last_name")
         ),
     }
+
+
+def unowned_detail(assets=None) -> dict:
+    """The team-like figures of the assets nobody owns (untracked, and accepted for no team),
+    and the first of them (out of ``assets``, by default all). Every visibility holds the whole
+    unowned pool, so the figures are the estate's, as on the Teams list."""
+    assets = Asset.objects.all() if assets is None else assets
+    return _owned(None, assets.filter(owner__isnull=True))
 
 
 # --- assets explorer ------------------------------------------------------------------------

@@ -4,7 +4,7 @@ from django.db import models
 from django.urls import reverse
 
 # The word for "nobody owns it" wherever a team's slug goes: the explorer's and the API's
-# ``owner=none``. No team may take it.
+# ``owner=none``, and /teams/none/, the page of the unowned assets. No team may take it.
 UNOWNED_SLUG = "none"
 
 
@@ -13,7 +13,8 @@ def validate_team_slug(slug: str) -> None:
     if slug.lower() == UNOWNED_SLUG:
         raise ValidationError(
             f"“{slug}” is reserved: it stands for the assets nobody owns "
-            f"(owner={UNOWNED_SLUG} in the explorer and the API). Choose another slug.",
+            f"(owner={UNOWNED_SLUG} in the explorer and the API, /teams/{UNOWNED_SLUG}/). "
+            "Choose another slug.",
             code="reserved",
         )
 

@@ -64,6 +64,15 @@ def test_a_viewer_signs_in_reads_the_real_counts_and_opens_an_asset(
     page.get_by_role("navigation", name="Main").get_by_role("link", name="Teams").click()
     assert page.get_by_role("heading", level=1).inner_text() == "Teams"
     screenshot(page, "teams")
+    # The unowned row opens a page of its own, and back.
+    page.get_by_role("link", name="Unowned").click()
+    assert page.get_by_role("heading", level=1).inner_text() == "Unowned"
+    unowned = live.filter(owner=None)
+    shown = page.get_by_test_id("team-assets").locator("tbody tr").count()
+    assert shown == min(unowned.count(), 50) > 0
+    assert number(page, "team-total") == unowned.count()
+    screenshot(page, "unowned")
+    page.get_by_role("navigation", name="Breadcrumb").get_by_role("link", name="Teams").click()
     page.get_by_role("link", name="Payments").click()
     assert page.get_by_test_id("team-name").inner_text() == "Payments"
     owned = live.filter(owner__slug="payments")

@@ -195,6 +195,7 @@ def tour(live_server, demo_estate):
         ("reconcile", "/reconcile/"),
         ("teams", "/teams/"),
         ("team", "/teams/payments/"),
+        ("unowned", "/teams/none/"),
         ("versions", "/versions/"),
         ("access", "/access/"),
         ("access-actor", f"/access/?actor={actor}"),

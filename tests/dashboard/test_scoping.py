@@ -1,6 +1,8 @@
 """Team scoping on the dashboard: a scoped reconciler's lists, pages, queue and decisions cover
 their teams' assets and the unowned pool only; a viewer still reads everything."""
 
+import re
+
 import pytest
 from django.core.cache import cache
 from django.urls import reverse
@@ -88,6 +90,7 @@ ESTATE_PAGES = [
     "/versions/",
     "/teams/",
     "/teams/payments/",
+    "/teams/none/",
     "/access/",
     "/access/?actor=alice",
     "/audit/",
@@ -149,6 +152,40 @@ def test_another_teams_page_is_not_found_and_their_parent_not_named(
     page = page_of(client.get(orphan.get_absolute_url()))
     assert "orphan-app" in page
     assert_no_trace_of_platform(page)
+
+
+def test_the_unowned_page_shows_a_scoped_reconciler_the_whole_unowned_pool(
+    client, scoped, platform_ledger, viewer
+):
+    """As on the Teams list and in the queue, every unowned asset is in everyone's scope (it
+    is where claiming happens), so a scoped reconciler reads the page a viewer reads: the same
+    figures and rows, and not a trace of another team's assets, even an unowned child's."""
+    platform_ledger(2)
+    mine = page_of(client.get(reverse("dashboard:unowned")))
+    assert_no_trace_of_platform(mine)
+    mine_row = unowned_row(page_of(client.get(reverse("dashboard:teams"))))
+    client.force_login(viewer)
+    theirs = page_of(client.get(reverse("dashboard:unowned")))
+    # orphan-app and shadow; shadow answers the internet without authentication
+    both = {"total": "2", "exposed": "1", "eol": "0", "accepted": "0", "findings": "1"}
+    assert figures(mine) == figures(theirs) == both
+    assert unowned_row(page_of(client.get(reverse("dashboard:teams")))) == mine_row
+    assert mine_row == ["2", "1", "0", "1", "0"]
+    for page in (mine, theirs):
+        assert ">orphan-app</a>" in page and ">shadow</a>" in page
+        assert '<a href="/reconcile/"><strong>2</strong> untracked assets' in page
+
+
+def figures(page: str) -> dict[str, str]:
+    return dict(re.findall(r'data-testid="team-([a-z]+)">([\d,]+)</a>', page))
+
+
+def unowned_row(page: str) -> list[str]:
+    """The Teams list's unowned assets, exposed, EOL, findings and accepted (the kinds between
+    are the kinds of what the reader sees)."""
+    row = page.split('data-team="none"')[1].split("</tr>")[0]
+    numbers = re.findall(r'<td class="num[^"]*"><[^>]+>([\d,]+)<', row)
+    return [numbers[0], *numbers[-4:]]
 
 
 @pytest.mark.parametrize("url", ESTATE_PAGES)

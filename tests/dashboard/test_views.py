@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.mark.parametrize(
     "url",
-    ["/", "/assets/1/", "/teams/", "/teams/payments/"],
+    ["/", "/assets/1/", "/teams/", "/teams/payments/", "/teams/none/"],
 )
 def test_anonymous_visitors_are_sent_to_the_login_page(client, url):
     response = client.get(url)
@@ -82,7 +82,7 @@ def test_every_role_sees_the_overview_and_only_admins_the_administration(client,
 def test_a_user_without_a_role_reads_nothing_and_is_told_so(client, estate):
     estate("prod", {"acct-a": 2})
     client.force_login(make_user("nobody", None))
-    for url in ("/", "/assets/", "/reconcile/", "/audit/", "/teams/"):
+    for url in ("/", "/assets/", "/reconcile/", "/audit/", "/teams/", "/teams/none/"):
         response = client.get(url)
         assert response.status_code == 403, url
         page = response.content.decode()
@@ -227,6 +227,25 @@ def test_team_pages_queries_do_not_grow_with_the_team(
     assert f'<a class="figure" href="/assets/?owner=payments">{owned}</a>' in list_page
 
 
+def test_the_unowned_page_costs_the_same_whatever_nobody_owns(
+    client, viewer, estate, django_assert_num_queries
+):
+    client.force_login(viewer)
+    estate("prod", {"acct-a": 2})
+    small = queries_for(client, reverse("dashboard:unowned"))
+    assert small <= PAGE_BUDGET
+
+    estate("prod", {"acct-a": 2, **{f"acct-{n}": 25 for n in range(5)}})
+    with django_assert_num_queries(small):
+        page = page_of(client.get(reverse("dashboard:unowned")))
+    unowned = Asset.objects.filter(owner=None, gone_at=None).order_by("name", "id")
+    assert unowned.count() == 1 + 5 * 12  # every odd function
+    # the first fifty by name, and the way to all of them
+    names = re.findall(r'<th scope="row"><a href="/assets/\d+/">([^<]+)</a>', page)
+    assert names == [a.name for a in unowned[:50]]
+    assert 'href="/assets/?owner=none" data-testid="team-all-assets">All 61 in the' in page
+
+
 # --- asset and team pages -------------------------------------------------------------------
 
 
@@ -325,6 +344,103 @@ def test_team_list_counts_each_team_and_what_nobody_owns(client, viewer, estate,
     assert row_numbers(unowned)[:4] == ["2", "2", "0", "1"]  # fn 1 and 3; fn 3 is exposed
     assert 'href="/assets/?owner=none">2</a>' in unowned
     assert "2</strong> live assets have no accountable team" in page
+
+
+def test_the_teams_list_links_its_unowned_row_to_the_unowned_page(client, viewer, estate):
+    estate("prod", {"acct-a": 4})
+    client.force_login(viewer)
+    assert reverse("dashboard:unowned") == "/teams/none/"
+    teams = page_of(client.get(reverse("dashboard:teams")))
+    row = teams.split('data-team="none"')[1].split("</tr>")[0]
+    assert '<th scope="row" class="nowrap"><a class="unowned-link" href="/teams/none/">' in row
+
+    page = page_of(client.get("/teams/none/"))
+    assert "<title>Unowned" in page and '<h1 data-testid="team-name">Unowned</h1>' in page
+    assert '<a href="/teams/">Teams</a>' in page.split('aria-label="Breadcrumb"')[1]
+    names = re.findall(r'<th scope="row"><a href="/assets/\d+/">([^<]+)</a>', page)
+    assert names == ["fn-0001", "fn-0003"]
+    assert "marker-untracked" in page.split('data-testid="team-assets"')[1]
+    assert 'data-testid="team-members"' not in page  # nobody to name
+
+
+# The unowned page's figures: each opens the explorer on owner=none and the figure's filter.
+UNOWNED_FIGURES = {
+    "team-total": "/assets/?owner=none",
+    "team-exposed": "/assets/?owner=none&exposed=yes",
+    "team-eol": "/assets/?owner=none&eol=yes",
+    "team-accepted": "/assets/?owner=none&tracking=accepted",
+    "team-findings": "/assets/?owner=none&min_severity=0",
+}
+
+
+def figure_link(page: str, name: str) -> tuple[str, int]:
+    match = re.search(rf'<a href="([^"]+)" data-testid="{name}">([\d,]+)</a>', page)
+    assert match, f"no figure {name}"
+    return html.unescape(match.group(1)), int(match.group(2).replace(",", ""))
+
+
+def test_every_unowned_figure_opens_the_explorer_on_as_many_assets(
+    client, viewer, reconciler, admin_user, estate
+):
+    from inventory import services
+
+    estate("prod", {"acct-a": 8})  # fn 1, 3, 5 and 7 are nobody's; fn 3 is exposed
+    services.accept_risk([Asset.objects.get(key="fn://acct-a/5")], admin_user, "lab box")
+    client.force_login(viewer)
+    page = page_of(client.get(reverse("dashboard:unowned")))
+    live = Asset.objects.filter(owner=None, gone_at=None)
+    expected = {
+        "team-total": 4,
+        "team-exposed": 1,
+        "team-eol": 0,
+        "team-accepted": 1,
+        "team-findings": live.filter(max_severity__gte=0).count(),
+    }
+    teams = page_of(client.get(reverse("dashboard:teams")))
+    row = row_numbers(teams.split('data-team="none"')[1].split("</tr>")[0])
+    for name, url in UNOWNED_FIGURES.items():
+        href, count = figure_link(page, name)
+        assert (href, count) == (url, expected[name]), name
+        listed = text_of(page_of(client.get(href)), "result-count")
+        assert listed == f"{count} asset{'' if count == 1 else 's'}", name
+    # the Teams list's row says the same: assets, (kinds,) exposed, EOL, findings, accepted
+    order = ("team-total", "team-exposed", "team-eol", "team-findings", "team-accepted")
+    assert [row[0], *row[-4:]] == [str(expected[name]) for name in order]
+    assert '<a href="/assets/?owner=none&amp;kind=function">4 function</a>' in page  # by kind
+
+    # Nobody is accountable; the untracked ones wait in the queue, which lists as many.
+    assert text_of(page, "nobody-accountable").startswith("Nobody is accountable")
+    queue = page.split('data-testid="unowned-queue"')[1].split("</p>")[0]
+    assert '<a href="/reconcile/"><strong>3</strong> untracked assets wait in the' in queue
+    assert "claim it for yours" not in queue  # a viewer reads the queue, decides nothing
+    reconcile = page_of(client.get(reverse("dashboard:reconcile")))
+    assert text_of(reconcile, "queue-count") == "3 assets without an owner"
+    client.force_login(reconciler)
+    queue = page_of(client.get(reverse("dashboard:unowned"))).split('"unowned-queue"')[1]
+    assert "claim it for yours" in queue.split("</p>")[0]
+
+
+def test_the_unowned_page_says_when_nothing_waits(client, viewer, estate, admin_user):
+    from inventory import services
+
+    estate("prod", {"acct-a": 2})
+    services.accept_risk([Asset.objects.get(key="fn://acct-a/1")], admin_user, "known")
+    client.force_login(viewer)
+    page = page_of(client.get(reverse("dashboard:unowned")))
+    queue = page.split('data-testid="unowned-queue"')[1].split("</p>")[0]
+    assert 'Nothing waits in the <a href="/reconcile/">Reconcile queue</a>' in queue
+    assert "accepted for no team" in text_of(page, "nobody-accountable")
+    assert figure_link(page, "team-accepted") == ("/assets/?owner=none&tracking=accepted", 1)
+
+
+def test_the_unowned_page_escapes_what_clouds_name(client, viewer, scope_run):
+    hostile = ingest_hostile_asset(scope_run)
+    assert hostile.owner is None
+    client.force_login(viewer)
+    page = page_of(client.get(reverse("dashboard:unowned")))
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert f'">{html.escape(HOSTILE_SCRIPT)}</a></th>' in page  # the name
+    assert html.escape(HOSTILE_IMG) in page  # the namespace
 
 
 def test_the_asset_timeline_merges_changes_and_access_events_newest_first(client, viewer, estate):
