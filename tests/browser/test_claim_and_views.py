@@ -9,7 +9,7 @@ import pytest
 from dashboard.models import SavedView
 from inventory.models import Asset, AuditLog, Team, TrackingStatus
 
-from .conftest import WIDE, screenshot, sign_in
+from .conftest import NARROW, PROJECTOR, WIDE, screenshot, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -65,6 +65,67 @@ def test_a_team_member_claims_from_the_queue(
     assert asset.owner == platform
     assert AuditLog.objects.filter(action="asset.claim", actor=reconciler_account).count() == 4
     assert errors == [] and page.dialogs == []
+
+
+# How many lines the visible controls of an element sit on: their vertical centres, told apart
+# when they are more than 8 px apart (a text and a button on one line differ by a pixel or two).
+LINES = """element => {
+    const centres = [...element.querySelectorAll('.bulk-title, button, select, input')]
+        .filter(e => e.type !== 'hidden' && e.getClientRects().length)
+        .map(e => { const box = e.getBoundingClientRect(); return box.top + box.height / 2; })
+        .sort((a, b) => a - b);
+    return centres.filter((centre, i) => i === 0 || centre - centres[i - 1] > 8).length;
+}"""
+# The text fields of an element whose placeholder is cut off.
+CUT_PLACEHOLDERS = """element => {
+    const pen = document.createElement('canvas').getContext('2d');
+    return [...element.querySelectorAll('input[placeholder]')].filter(field => {
+        const style = getComputedStyle(field);
+        pen.font = style.font;
+        const padding = parseFloat(style.paddingLeft) + parseFloat(style.paddingRight);
+        const room = field.clientWidth - padding;
+        return pen.measureText(field.placeholder).width > room;
+    }).map(field => field.placeholder);
+}"""
+
+
+def test_the_bulk_bar_is_one_line_at_a_projector_and_wraps_between_decisions_on_a_phone(
+    live_server, open_page, demo_estate, reconciler_account
+):
+    # The widest bars: one team with the demo's longest name, then two teams to choose from,
+    # the longest name chosen in both of the bar's team lists.
+    Team.objects.get(slug="data-science").members.add(reconciler_account)
+    page = open_page(PROJECTOR)
+    sign_in(page, live_server.url, "itstaff")
+    page.goto(f"{live_server.url}/reconcile/")
+    bulk = page.get_by_test_id("bulk")
+    assert bulk.get_by_role("button", name="Claim for Data Science").is_visible()
+    assert bulk.evaluate(LINES) == 1
+    assert bulk.evaluate(CUT_PLACEHOLDERS) == []
+    screenshot(page, "reconcile-bulk-bar")
+
+    Team.objects.get(slug="payments").members.add(reconciler_account)
+    page.reload()
+    bulk.get_by_label("Which of your teams claims them").select_option(label="Data Science")
+    bulk.get_by_label("Team", exact=True).select_option(label="Data Science")
+    assert bulk.evaluate(LINES) == 1
+    # One line, not a clipped one: every control is whole inside the bar, every hint readable.
+    assert bulk.evaluate("bar => bar.scrollWidth <= bar.clientWidth")
+    assert bulk.evaluate(CUT_PLACEHOLDERS) == []
+
+    # On a phone it wraps between its decisions, each one's field beside its button.
+    phone = open_page(NARROW)
+    sign_in(phone, live_server.url, "itstaff")
+    phone.goto(f"{live_server.url}/reconcile/")
+    bar = phone.get_by_test_id("bulk")
+    groups = bar.get_by_role("group")
+    assert groups.count() == 3  # claim; assign or rule, both for a team; accept the risk
+    for index in range(groups.count()):
+        assert groups.nth(index).evaluate(LINES) == 1, groups.nth(index).get_attribute("aria-label")
+    assert bar.evaluate("bar => bar.scrollWidth <= bar.clientWidth")
+    assert bar.evaluate(CUT_PLACEHOLDERS) == []
+    assert phone.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    screenshot(phone, "reconcile-bulk-bar")
 
 
 def test_a_reconciler_in_no_team_sees_no_claim(
