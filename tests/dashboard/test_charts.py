@@ -76,7 +76,7 @@ def test_the_untracked_series_matches_what_was_untracked_each_day(estate, paymen
 def test_the_overview_draws_both_charts_with_numbers_and_links(client, viewer, estate):
     today = timezone.now()
     estate("prod", {"acct-a": 4}, at=today - timedelta(days=40))
-    estate("prod", {"acct-a": 10})
+    estate("prod", {"acct-a": 10}, at=today)
     client.force_login(viewer)
     page = page_of(client.get("/"))
     assert text_of(page, "trend-last") == "5"  # the number is printed, not only drawn
