@@ -1,17 +1,18 @@
-"""Charts drawn on the server as inline SVG: the geometry is worked out here, the templates draw
-it. Each chart answers one question and shows its numbers without hovering."""
+"""Charts drawn on the server: the geometry is worked out here, the templates draw it as inline
+SVG. Each chart answers one question and shows its numbers without hovering.
+
+Their text is never scaled with the drawing: a chart fills whatever width it is given, from a
+phone's 330 px to a wide screen's 780, and its labels and numbers keep the stylesheet's size.
+Across, positions are percentages (of the trend's plot, which the stylesheet narrows to leave
+its axis labels room; of a bar's track, whose label and numbers are text beside it); down, the
+trend's are pixels."""
 
 from dataclasses import dataclass, field
 from datetime import date
 
-# Drawn about the size they are shown beside each other on a laptop, so that their text stays
-# readable when the page is projected (an SVG's text shrinks with it).
-TREND_WIDTH, TREND_HEIGHT = 560, 180
-TREND_PAD = {"left": 44, "right": 56, "top": 14, "bottom": 26}
-BAR_WIDTH = 520
-BAR_ROW, BAR_GAP = 22, 14
-BAR_LABEL = 104  # room for the provider's name on the left
-BAR_NUMBERS = 176  # room for the numbers on the right
+TREND_HEIGHT = 180
+TREND_PAD = {"top": 14, "bottom": 26}  # room for the top label; for the dates under the axis
+GUTTER_MAX = 9  # the widest axis label the stylesheet makes room for: 1,000,000
 
 
 def nice_ceiling(value: int) -> int:
@@ -33,9 +34,9 @@ def _day(day: date) -> str:
 
 @dataclass
 class Trend:
-    """A line of daily values: its path, the area under it, axis ticks and labelled ends."""
+    """A line of daily values: its path, the area under it, axis ticks and labelled ends. An x is
+    a percentage of the plot's width (0 to 100), a y a pixel from the top."""
 
-    width: int
     height: int
     line: str
     area: str
@@ -48,8 +49,7 @@ class Trend:
     change: int
     summary: str
     baseline: float
-    plot_left: int
-    plot_right: int
+    gutter: int  # characters of the longest axis label: the room the stylesheet leaves for it
 
 
 def trend(series: list[tuple[date, int]], what: str = "untracked assets") -> Trend | None:
@@ -57,15 +57,14 @@ def trend(series: list[tuple[date, int]], what: str = "untracked assets") -> Tre
     if not series:
         return None
     top = nice_ceiling(max(value for _, value in series))
-    left, right = TREND_PAD["left"], TREND_WIDTH - TREND_PAD["right"]
     upper, lower = TREND_PAD["top"], TREND_HEIGHT - TREND_PAD["bottom"]
-    step = (right - left) / max(len(series) - 1, 1)
+    step = 100 / max(len(series) - 1, 1)
 
     def y(value):
         return round(lower - (lower - upper) * value / top, 1)
 
     points = [
-        {"x": round(left + index * step, 1), "y": y(value), "day": day, "value": value}
+        {"x": round(index * step, 2), "y": y(value), "day": day, "value": value}
         for index, (day, value) in enumerate(series)
     ]
     line = "M" + " L".join(f"{p['x']},{p['y']}" for p in points)
@@ -83,7 +82,6 @@ def trend(series: list[tuple[date, int]], what: str = "untracked assets") -> Tre
         f"highest {peak['value']} on {_day(peak['day'])}."
     )
     return Trend(
-        TREND_WIDTH,
         TREND_HEIGHT,
         line,
         area,
@@ -96,18 +94,17 @@ def trend(series: list[tuple[date, int]], what: str = "untracked assets") -> Tre
         change,
         summary,
         lower,
-        left,
-        right,
+        min(len(f"{top:,}"), GUTTER_MAX),
     )
 
 
 @dataclass
 class Bar:
-    """One row of a stacked bar: a label and its segments, each with its share of the width."""
+    """One row of a stacked bar: a label and its segments, each with its share of the track
+    (x and width in percent)."""
 
     label: str
     total: int
-    y: int
     url: str = ""  # the list behind the row's numbers
     segments: list[dict] = field(default_factory=list)
 
@@ -123,10 +120,6 @@ class Bar:
 
 @dataclass
 class Bars:
-    width: int
-    height: int
-    track: int
-    left: int
     rows: list[Bar]
 
 
@@ -135,32 +128,30 @@ def stacked_bars(rows: list[dict], parts: list[tuple[str, str]], shares=True) ->
     with what is left of the row's ``total`` as the last segment. With ``shares`` every bar is
     the whole of its row (small rows stay readable); otherwise all share one scale. Each row is
     a dict with "label", "total", the part keys and optionally "url" (the numbers' link) and
-    "urls" (part key to link)."""
+    "urls" (part key to link). The labels and numbers are drawn as text beside each bar."""
     if not rows:
         return None
     biggest = max(row["total"] for row in rows) or 1
-    track = BAR_WIDTH - BAR_LABEL - BAR_NUMBERS
     bars = []
-    for index, row in enumerate(rows):
-        bar = Bar(row["label"], row["total"], index * (BAR_ROW + BAR_GAP), row.get("url", ""))
-        x = BAR_LABEL
+    for row in rows:
+        bar = Bar(row["label"], row["total"], row.get("url", ""))
+        x = 0.0
         rest = row["total"]
         for key, name in [*parts, ("rest", "other")]:
             count = rest if key == "rest" else row.get(key, 0)
             rest -= 0 if key == "rest" else count
             scale = (row["total"] or 1) if shares else biggest
-            width = round(track * count / scale, 1)
+            width = round(100 * count / scale, 2)
             bar.segments.append(
                 {
                     "key": key,
                     "name": name,
                     "count": count,
-                    "x": round(x, 1),
+                    "x": round(x, 2),
                     "width": width,
                     "url": row.get("urls", {}).get(key, ""),
                 }
             )
             x += width
         bars.append(bar)
-    height = len(rows) * (BAR_ROW + BAR_GAP) - BAR_GAP
-    return Bars(BAR_WIDTH, height, track, BAR_LABEL, bars)
+    return Bars(bars)

@@ -1,6 +1,8 @@
 """Daylight as a person uses it, in headless Chromium against a live server with the demo
 estate: sign in, read the overview, follow the way to an asset, sign out."""
 
+import re
+
 import pytest
 from django.db.models import Count
 from django.utils import timezone
@@ -187,6 +189,52 @@ def test_very_long_cloud_names_never_widen_the_page(
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, (path, size, overflow)
             screenshot(page, shot)
+
+
+# Every piece of text a chart shows: its words, its size in CSS pixels as drawn (an SVG's
+# text is scaled with its drawing) and whether it lies inside the chart's panel.
+CHART_TEXT = """figure => {
+    const panel = figure.closest('.panel').getBoundingClientRect();
+    const texts = [];
+    const walker = document.createTreeWalker(figure, NodeFilter.SHOW_TEXT);
+    for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+        const element = node.parentElement;
+        const words = node.textContent.trim();
+        if (!words || element.closest('title, desc, figcaption, .visually-hidden')) continue;
+        let size = parseFloat(getComputedStyle(element).fontSize);
+        if (element instanceof SVGElement) size *= element.getScreenCTM().a;
+        const box = element.getBoundingClientRect();
+        const inside = box.left >= panel.left && box.right <= panel.right;
+        texts.push([words, Math.round(size * 10) / 10, inside]);
+    }
+    return texts;
+}"""
+
+
+def test_chart_text_reads_at_a_phones_width_as_on_a_projector(
+    live_server, open_page, demo_estate, viewer_account
+):
+    """The charts fill whatever width they are given; their labels and numbers do not shrink
+    with them (the overview's at 390 px were drawn at 7 px), nor leave their panel."""
+    providers = Asset.objects.filter(gone_at__isnull=True).values("provider").distinct().count()
+    for size in (NARROW, PROJECTOR, WIDE):
+        page = open_page(size)
+        sign_in(page, live_server.url, "ciso")
+        for path in ("/", "/?trend=90"):
+            page.goto(f"{live_server.url}{path}")
+            for chart in ("trend-chart", "exposure-chart"):
+                texts = page.get_by_test_id(chart).evaluate(CHART_TEXT)
+                assert len(texts) > 8, (chart, texts)
+                small = [(words, px) for words, px, _ in texts if px < 11]
+                assert small == [], (size, path, chart, small)
+                outside = [words for words, _, inside in texts if not inside]
+                assert outside == [], (size, path, chart, outside)
+            # The numbers are printed, not only drawn: the last day's, and each provider's.
+            assert page.get_by_test_id("trend-last").is_visible()
+            numbers = page.get_by_test_id("exposure-chart").locator(".bar-numbers")
+            assert numbers.count() == providers
+            for index in range(providers):
+                assert re.match(r"\d+\D* / \d+\D* \(\d+%\)", numbers.nth(index).inner_text())
 
 
 def test_signing_out_ends_the_session(live_server, open_page, demo_estate, viewer_account):

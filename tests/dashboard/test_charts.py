@@ -31,11 +31,14 @@ def test_trend_geometry_keeps_values_in_the_plot_and_labels_both_ends():
     assert [p["value"] for p in chart.points] == [4, 9, 7, 12]
     ys = [p["y"] for p in chart.points]
     assert ys[3] < ys[1] < ys[2] < ys[0] <= chart.baseline  # higher values are drawn higher
-    assert chart.points[0]["x"] == chart.plot_left and chart.points[-1]["x"] == chart.plot_right
+    # Across, a point is a percentage of the plot's width, so the chart fills any width.
+    assert [p["x"] for p in chart.points] == [0, 33.33, 66.67, 100]
     assert [t["value"] for t in chart.y_ticks] == [0, 5, 10, 15, 20]
     assert (chart.first["value"], chart.last["value"], chart.change) == (4, 12, 8)
     assert chart.summary == ("Untracked assets: 4 on Nov 1, 12 on Nov 4 (+8); highest 12 on Nov 4.")
-    assert chart.line.startswith("M44") and chart.area.endswith("Z")
+    assert chart.line.startswith("M0.0,") and chart.area.endswith("Z")
+    assert chart.gutter == 2  # "20": the room the stylesheet leaves for the axis labels
+    assert trend([(date(2026, 11, 1), 123456)]).gutter == 7  # 250,000
     assert trend([]) is None
 
 
@@ -47,12 +50,13 @@ def test_stacked_bars_split_each_row_into_its_parts():
     chart = stacked_bars(rows, [("a", "first"), ("b", "second")])
     aws, docker = chart.rows
     assert [s["count"] for s in aws.segments] == [10, 30, 60]
-    assert [s["width"] for s in aws.segments] == [24.0, 72.0, 144.0]  # shares of the track
-    assert [s["width"] for s in docker.segments] == [120.0, 0.0, 120.0]
+    assert [s["width"] for s in aws.segments] == [10, 30, 60]  # percent of the track
+    assert [s["x"] for s in aws.segments] == [0, 10, 40]
+    assert [s["width"] for s in docker.segments] == [50, 0, 50]
     assert aws.segments[0]["url"] == "/x" and aws.segments[1]["url"] == ""
     assert (aws.parts_total, aws.share, docker.share) == (40, 40, 50)
     one_scale = stacked_bars(rows, [("a", "first"), ("b", "second")], shares=False)
-    assert one_scale.rows[1].segments[0]["width"] == 12.0
+    assert one_scale.rows[1].segments[0]["width"] == 5
     assert stacked_bars([], []) is None
 
 
@@ -86,19 +90,24 @@ def test_the_overview_draws_both_charts_with_numbers_and_links(client, viewer, e
     assert "+5</strong> in 90 days" in ninety  # 0 ninety days ago
     assert 'aria-current="true">90 days' in ninety
     chart = page.split('data-testid="exposure-chart"')[1].split("</figure>")[0]
-    links = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"><rect', chart)]
+    links = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)" tabindex="-1"><rect', chart)]
     assert "/assets/?provider=aws&exposed=yes&tracking=untracked" in links
     for url in links:
         page_of(client.get(url))
-    aws = chart.split(">AWS</text>")[1].split("</g>")[0]
+    # Each bar's label and numbers are text of the page (they keep their size at any width),
+    # words for a screen reader beside the bare numbers.
+    aws = chart.split('<span class="bar-label">AWS</span>')[1].split("</li>")[0]
     exposed = Asset.objects.filter(provider="aws", exposed=True, gone_at__isnull=True).count()
-    assert f'<tspan class="bar-num-main">{exposed}</tspan> / 10' in aws
+    assert (
+        f'<strong class="bar-num-main">{exposed}</strong><span class="visually-hidden"> exposed'
+        '</span> / 10<span class="visually-hidden"> live</span>'
+    ) in aws
     # The numbers beside a bar open its lists too: all exposed, and exposed but untracked.
-    numbers = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"><tspan', aws)]
+    numbers = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)"><(?:strong|span)', aws)]
     shadow = Asset.objects.filter(
         provider="aws", exposed=True, tracking="untracked", gone_at__isnull=True
     ).count()
-    assert shadow > 0 and f"{shadow} untracked</tspan></a>" in aws
+    assert shadow > 0 and f"{shadow} untracked</span></a>" in aws
     assert numbers == [
         "/assets/?provider=aws&exposed=yes",
         "/assets/?provider=aws&exposed=yes&tracking=untracked",
