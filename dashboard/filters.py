@@ -34,6 +34,13 @@ SORTS = {
     "last_changed": [SortKey("last_changed", type=datetime), ID],
 }
 DEFAULT_SORT = "name"
+# Sorts an index gives the assets in (inventory.models.Asset.Meta.indexes; worst finding for
+# live assets only): a page can walk it (see paging.keyset_page). Others are sorted.
+INDEXED_SORTS = {
+    "name": {"live", "gone", "all"},
+    "first_seen": {"live", "gone", "all"},
+    "severity": {"live"},
+}
 SORT_CHOICES = [(name, name) for name in SORTS] + [(f"-{name}", f"-{name}") for name in SORTS]
 
 # How each filter reads on a chip above the table.
@@ -79,6 +86,11 @@ SECONDARY = (
     "first_seen_before",
     "source",
 )
+
+
+def is_walkable(criteria: dict, sort: str) -> bool:
+    """Whether an index gives the assets ``criteria`` ask for in the order ``sort``."""
+    return criteria.get("state", "live") in INDEXED_SORTS.get(sort.lstrip("-"), ())
 
 
 def keys_for(sort: str) -> list[SortKey]:

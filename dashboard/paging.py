@@ -10,11 +10,15 @@ import json
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import F, Q
+from django.db import connection
+from django.db.models import BooleanField, F, Func, Q
+from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
 
 DEFAULT_SIZE = 50
 COUNT_CAP = 1_000
+# How many rows of a page's order a walk (see keyset_page) reads before it reads every match.
+WALK_ROWS = 2_000
 
 
 @dataclass(frozen=True)
@@ -94,18 +98,27 @@ def _beyond(keys: list[SortKey], values: list) -> Q:
     return bound & condition
 
 
-def keyset_page(queryset, keys: list[SortKey], *, after="", before="", size=DEFAULT_SIZE) -> Page:
+def keyset_page(
+    queryset, keys: list[SortKey], *, after="", before="", size=DEFAULT_SIZE, walk=None
+) -> Page:
     """The page of ``queryset`` in the order ``keys`` (the last key must be unique, e.g. id)
-    that follows the row named by ``after``, or precedes the one named by ``before``."""
+    that follows the row named by ``after``, or precedes the one named by ``before``.
+
+    ``walk``, when given, is a superset of ``queryset`` that an index lists in the order
+    ``keys`` (the same listing without its text search, say). Left to itself the planner walks
+    such an index or reads every match and sorts them, by its guess of how many rows match;
+    but where in the order the matches are it cannot know, and a word whose many matches all
+    come late was walked through most of a million rows (seconds, bench/README.md). So the
+    page is looked for among the next ``WALK_ROWS`` rows of ``walk`` first, where a common
+    word turns up at once; if fewer than a page of them match, every match is read (on
+    PostgreSQL fenced off from the order, so that no walk can be chosen) and sorted.
+    """
     after_values = decode_token(after, keys)
     before_values = None if after_values else decode_token(before, keys)
     if before_values is not None:
         backwards = [key.reversed() for key in keys]
-        found = list(
-            queryset.filter(_beyond(backwards, before_values)).order_by(
-                *(k.order_by() for k in backwards)
-            )[: size + 1]
-        )
+        beyond = _beyond(backwards, before_values)
+        found = _first_rows(queryset.filter(beyond), backwards, size + 1, _narrow(walk, beyond))
         more_before = len(found) > size
         rows = list(reversed(found[:size]))
         return Page(
@@ -114,14 +127,84 @@ def keyset_page(queryset, keys: list[SortKey], *, after="", before="", size=DEFA
             previous_token=_token_of(rows[0], keys) if more_before and rows else "",
         )
     if after_values is not None:
-        queryset = queryset.filter(_beyond(keys, after_values))
-    found = list(queryset.order_by(*(k.order_by() for k in keys))[: size + 1])
+        beyond = _beyond(keys, after_values)
+        queryset, walk = queryset.filter(beyond), _narrow(walk, beyond)
+    found = _first_rows(queryset, keys, size + 1, walk)
     rows = found[:size]
     return Page(
         rows,
         next_token=_token_of(rows[-1], keys) if len(found) > size else "",
         previous_token=_token_of(rows[0], keys) if after_values is not None and rows else "",
     )
+
+
+def _narrow(walk, condition):
+    return None if walk is None else walk.filter(condition)
+
+
+class PkAmong(Func):
+    """The row's primary key is one of the ids a one-column subquery lists. On PostgreSQL as
+    ``id = ANY(ARRAY(subquery))``: the subquery runs once, whole, before the query around it,
+    which reads those rows by primary key (an IN may become a join driven from the outer
+    query's own filters)."""
+
+    output_field = BooleanField()
+
+    def __init__(self, ids):
+        super().__init__(F("pk"), ids)
+
+    def as_sql(self, compiler, connection, template="%(pk)s IN %(ids)s"):
+        (pk_sql, pk_params), (ids_sql, ids_params) = (
+            compiler.compile(expression) for expression in self.get_source_expressions()
+        )
+        return template % {"pk": pk_sql, "ids": ids_sql}, (*pk_params, *ids_params)
+
+    def as_postgresql(self, compiler, connection):
+        return self.as_sql(compiler, connection, template="%(pk)s = ANY(ARRAY%(ids)s)")
+
+
+def _first_ids(queryset, keys: list[SortKey], limit: int):
+    """A subquery: the ids of the first ``limit`` rows of ``queryset`` in the order ``keys``,
+    planned on its own, without the joins the page's rows come with."""
+    return queryset.order_by(*(key.order_by() for key in keys)).values("pk")[:limit]
+
+
+def _first_ids_of_all(queryset, keys: list[SortKey], limit: int):
+    """Like ``_first_ids``, but every row of ``queryset`` is read before any is kept: on
+    PostgreSQL ``OFFSET 0`` fences the rows off from the order, so no index walk in that order
+    can be chosen."""
+    if connection.vendor != "postgresql":
+        return _first_ids(queryset, keys, limit)
+    columns = {f"sort_{n}": F(key.field) for n, key in enumerate(keys)}
+    rows = queryset.order_by().values(page_id=F("pk"), **columns)
+    sql, params = rows.query.sql_with_params()
+    order = ", ".join(
+        f"sort_{n} {'DESC' if key.descending else 'ASC'}" for n, key in enumerate(keys)
+    )
+    return RawSQL(
+        f"SELECT page_id FROM ({sql} OFFSET 0) AS matches ORDER BY {order} LIMIT %s",
+        (*params, limit),
+    )
+
+
+def _first_rows(queryset, keys: list[SortKey], limit: int, walk=None) -> list:
+    """The first ``limit`` rows of ``queryset`` in the order ``keys``, looked for along
+    ``walk`` first when it is given (see ``keyset_page``).
+
+    The page's ids are chosen before its rows are read with whatever ``queryset`` joins (an
+    owner, a scope). Written as one query, the planner may join every matching row before it
+    sorts them and keeps a page: when it thinks few rows match and 50,000 do, as it does for
+    text searches, a nested loop over the joined tables cost 0.4 s at a million assets."""
+    order = [key.order_by() for key in keys]
+    if walk is not None:
+        nearest = queryset.filter(PkAmong(_first_ids(walk, keys, WALK_ROWS)))
+        found = list(queryset.filter(PkAmong(_first_ids(nearest, keys, limit))).order_by(*order))
+        if len(found) == limit:
+            return found
+        page_ids = _first_ids_of_all(queryset, keys, limit)
+    else:
+        page_ids = _first_ids(queryset, keys, limit)
+    return list(queryset.filter(PkAmong(page_ids)).order_by(*order))
 
 
 def _token_of(row, keys) -> str:

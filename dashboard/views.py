@@ -3,12 +3,13 @@ JavaScript is never needed to read anything."""
 
 from datetime import datetime
 from functools import wraps
+from typing import NamedTuple
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,14 +19,22 @@ from django.views.decorators.http import require_POST, require_safe
 from kombu.exceptions import OperationalError
 
 from collectors.tasks import collect_source
-from inventory import scoping, selectors, services
+from inventory import scoping, search, selectors, services
 from inventory.models import Asset, CollectionRun, Delivery, Report, RunTrigger, Source, Team
 from inventory.reports import files as report_files
 from inventory.roles import ADMIN, RECONCILER, has_role
 from inventory.siem.status import export_status
 
 from . import charts, exports
-from .filters import AssetFilterForm, as_params, assets_url, chips, keys_for, sort_links
+from .filters import (
+    AssetFilterForm,
+    as_params,
+    assets_url,
+    chips,
+    is_walkable,
+    keys_for,
+    sort_links,
+)
 from .forms import (
     AccessFilterForm,
     AuditFilterForm,
@@ -35,7 +44,7 @@ from .forms import (
     default_expiry,
 )
 from .models import SavedView
-from .paging import SortKey, capped_count, keyset_page
+from .paging import COUNT_CAP, SortKey, capped_count, keyset_page
 
 # The queue's ranking (see selectors.untracked_queue): exposed first, then the worst open
 # finding, then end of life, then the longest unclaimed.
@@ -189,28 +198,53 @@ def unowned(request):
     return render(request, "dashboard/unowned.html", selectors.unowned_detail(visible.assets()))
 
 
+class Searched(NamedTuple):
+    """A listing narrowed by its text search (see ``_text_search``)."""
+
+    assets: QuerySet
+    walk: QuerySet | None  # what its page walks first (paging.keyset_page), or None
+    many: bool  # more matches than search.FEW_MATCHES
+
+    def capped_count(self) -> tuple[int, bool]:
+        # Many matches are more than the cap: counting them again would tell nothing new.
+        return (COUNT_CAP, True) if self.many else capped_count(self.assets)
+
+
+def _text_search(listing, text, walkable=True) -> Searched:
+    """``listing`` narrowed by the text search, if any. When the matches are many and an index
+    gives the page's order, its page walks ``listing`` itself first (``keyset_page``: early
+    matches are met walking it, late ones by reading every match)."""
+    if not text:
+        return Searched(listing, None, False)
+    matching, many = search.containing(listing, text)
+    return Searched(matching, listing if many and walkable else None, many)
+
+
 def _filtered_assets(request):
+    """The explorer's form, criteria, sort and the assets they ask for (``Searched``)."""
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria, sort = form.criteria(), form.ordering()
-    matching = scoping.visible_assets(request.user, selectors.assets_matching(criteria))
-    return form, criteria, sort, matching
+    listing = scoping.visible_assets(request.user, selectors.assets_matching(criteria))
+    found = _text_search(listing, criteria.get("q"), is_walkable(criteria, sort))
+    return form, criteria, sort, found
 
 
 @require_safe
 def assets(request):
     """The explorer: every asset, narrowed by the filters in the URL, a keyset page at a time."""
-    form, criteria, sort, matching = _filtered_assets(request)
+    form, criteria, sort, found = _filtered_assets(request)
     page = keyset_page(
-        selectors.asset_rows(matching),
+        selectors.asset_rows(found.assets),
         keys_for(sort),
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
+        walk=found.walk,
     )
     exact = request.GET.get("count") == "exact"
     if exact:
-        count, more = matching.count(), False
+        count, more = found.assets.count(), False
     else:
-        count, more = capped_count(matching)
+        count, more = found.capped_count()
     params = as_params(criteria, sort)
     active = chips(form, criteria, sort)
     query = urlencode(params)  # as a saved view stores it (forms.explorer_query)
@@ -290,8 +324,8 @@ def _next_url(request, default) -> str:
 @require_safe
 def assets_export(request):
     """The explorer's current filter and order as CSV, every matching row."""
-    _, _, sort, matching = _filtered_assets(request)
-    ordered = selectors.asset_rows(matching).order_by(*(k.order_by() for k in keys_for(sort)))
+    _, _, sort, found = _filtered_assets(request)
+    ordered = selectors.asset_rows(found.assets).order_by(*(k.order_by() for k in keys_for(sort)))
     return exports.assets_csv(ordered)
 
 
@@ -302,16 +336,17 @@ def reconcile(request):
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria = {k: v for k, v in form.criteria().items() if k in QUEUE_FILTERS}
     visible = scoping.visibility_of(request.user)
-    queue = visible.assets(selectors.untracked_queue(criteria))
+    queue = _text_search(visible.assets(selectors.untracked_queue(criteria)), criteria.get("q"))
     page = keyset_page(
-        selectors.asset_rows(queue),
+        selectors.asset_rows(queue.assets),
         QUEUE_ORDER,
         after=request.GET.get("after", ""),
         before=request.GET.get("before", ""),
+        walk=queue.walk,
     )
     teams = selectors.teams_for_choice(member=request.user)
     evidence = selectors.queue_evidence(page.rows, teams, visible)
-    count, more = capped_count(queue)
+    count, more = queue.capped_count()
     params = as_params(criteria)
     context = {
         "form": form,

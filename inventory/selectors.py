@@ -57,7 +57,6 @@ from .models.assets import SEVERITY_RANK
 from .models.teams import UNOWNED_SLUG
 from .schedules import parse_cron
 from .scoping import EVERYTHING, Visibility
-from .search import name_or_key_contains
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
 
@@ -685,7 +684,8 @@ _EXACT_FILTERS = {
 def assets_matching(criteria: dict):
     """Assets narrowed by the explorer's ``criteria`` (see ``dashboard.filters``), annotated
     with ``severity_rank`` (worst open finding, -1 for none) for sorting. Live assets only
-    unless ``state`` says "gone" or "all"."""
+    unless ``state`` says "gone" or "all". The text search, ``q``, is not applied here:
+    ``inventory.search`` narrows the result last (it looks its matches up among these)."""
     queryset = Asset.objects.annotate(severity_rank=SEVERITY_RANK)
     state = criteria.get("state", "live")
     if state == "live":
@@ -722,8 +722,6 @@ def assets_matching(criteria: dict):
         queryset = queryset.filter(first_seen__gte=_day_start(after))
     if before := criteria.get("first_seen_before"):
         queryset = queryset.filter(first_seen__lt=_day_start(before))
-    if text := criteria.get("q"):
-        queryset = queryset.filter(name_or_key_contains(text))
     return queryset
 
 

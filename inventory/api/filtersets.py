@@ -124,7 +124,7 @@ class AssetFilterSet(filters.FilterSet):
         return filter_label(queryset, value)
 
     def filter_text(self, queryset, name, value):
-        return queryset.filter(name_or_key_contains(value))
+        return name_or_key_contains(queryset, value)
 
 
 class FindingFilterSet(filters.FilterSet):

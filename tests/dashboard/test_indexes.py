@@ -15,6 +15,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from dashboard import paging
 from inventory import search
 from inventory.models import Asset
 
@@ -193,16 +194,38 @@ def test_many_matches_are_met_walking_the_index_of_the_pages_order(
     client, estate, viewer, reconciler, role, url, index
 ):
     """A text in 20,000 of 20,060 assets: the trigram index is read only until it has shown
-    there are more than ``FEW_MATCHES``; the page's query is then the plain filter, which can
-    walk the index of its order testing the text on each row it meets, and stop at a page (at
-    a million assets the planner takes that walk for ``aws`` and ``api``, bench/README.md)."""
+    there are more than ``FEW_MATCHES``. The page then walks ``WALK_ROWS`` rows of the listing
+    without its text, in the index of its order, tests the text on those rows alone and reads
+    the page's rows by id (at a million assets the walk finds ``aws`` and ``api`` at once,
+    bench/README.md)."""
     estate("aws", {"111111111111": 60})
     pad_with_copies(20_000)
     client.force_login(viewer if role == "viewer" else reconciler)
     sqls = queries_of(client, url)
     probe = listing_plan(the_query(sqls, search.FEW_MATCHES + 1))
     assert "Bitmap Index Scan on asset_text_trgm" in probe, probe
-    plan = plan_of(the_query(sqls, 51), ORDER, [index])
-    assert re.search(rf"Index Scan (Backward )?using {index} ", plan), plan
-    assert "~~" in plan, plan  # tested on the rows the walk meets
-    assert "= ANY (" not in plan, plan
+    (walk,) = [sql for sql in sqls if f"LIMIT {paging.WALK_ROWS}" in sql]
+    plan = plan_of(walk, ORDER, [index])
+    assert re.search(rf"Index Scan (Backward )?using {index} on inventory_asset u0", plan), plan
+    assert not [sql for sql in sqls if "OFFSET 0" in sql]  # the walk found the page
+    assert "(id = ANY (" in plan, plan
+
+
+@on_postgresql
+@pytest.mark.parametrize(("role", "url", "index"), MANY_MATCHES)
+def test_many_matches_late_in_the_order_are_read_all_then_sorted(
+    client, estate, viewer, reconciler, role, url, index, monkeypatch
+):
+    """When the walk meets fewer than a page of matches (here it is 5 rows long), every match
+    is read, fenced off from the page's order (``OFFSET 0``) so that no walk of its index can
+    be chosen however many the planner expects, and sorted."""
+    monkeypatch.setattr(paging, "WALK_ROWS", 5)
+    estate("aws", {"111111111111": 60})
+    pad_with_copies(20_000)
+    client.force_login(viewer if role == "viewer" else reconciler)
+    (read_all,) = [sql for sql in queries_of(client, url) if "OFFSET 0" in sql]
+    plan = listing_plan(read_all)
+    chosen = plan.split("InitPlan", 1)[1]  # (PostgreSQL leaves the fence itself off the plan)
+    assert "Sort Key" in chosen, plan
+    assert not re.search(rf"Index Scan (Backward )?using {index} ", plan), plan
+    assert "(id = ANY (" in plan, plan

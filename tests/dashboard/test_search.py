@@ -13,6 +13,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from dashboard import paging
 from inventory import search
 from inventory.models import Asset
 
@@ -80,14 +81,6 @@ def listings(client, text: str) -> dict[str, list]:
     return shown
 
 
-def by_ids(client, text) -> bool:
-    """Whether the explorer's listing query for ``text`` reads its rows by a list of ids."""
-    with CaptureQueriesContext(connection) as captured:
-        page_of(client.get(f"{EXPLORER}?{urlencode({'q': text})}"))
-    (listing,) = [q["sql"] for q in captured if "LIMIT 51" in q["sql"]]
-    return "= ANY(" in listing
-
-
 @pytest.fixture
 def estate_with_gone(estate):
     estate("prod", {"acct-a": 70, "acct-b": 30})
@@ -97,23 +90,45 @@ def estate_with_gone(estate):
     )
 
 
+def listing_queries(client, url) -> list[str]:
+    """The SQL of the queries that read a page's rows (those that take LIMIT 51 somewhere)."""
+    with CaptureQueriesContext(connection) as captured:
+        page_of(client.get(url))
+    return [q["sql"] for q in captured if "LIMIT 51" in q["sql"]]
+
+
 @pytest.mark.parametrize(("text", "some_match"), TEXTS)
 def test_few_and_many_matches_list_the_same_rows_in_the_same_order(
     client, reconciler, estate_with_gone, monkeypatch, text, some_match
 ):
+    """Few matches are read by id; many (``FEW_MATCHES`` lowered below any count) are left to
+    the plain filter, and a page in an indexed order then walks the listing first: far enough
+    to find its page (all 115 assets), or too short (5 rows), so every match is read."""
     client.force_login(reconciler)
-    few = listings(client, text)
     matches = Asset.objects.filter(search.text_matches(text)).count()
-    monkeypatch.setattr(search, "FEW_MATCHES", matches - 1)
-    many = listings(client, text)
-    assert many == few
-    # both ways were taken (PostgreSQL), and the listings are not all empty
-    if connection.vendor == "postgresql":
-        monkeypatch.setattr(search, "FEW_MATCHES", matches)
-        assert by_ids(client, text)
-        monkeypatch.setattr(search, "FEW_MATCHES", matches - 1)
-        assert not by_ids(client, text)
+    monkeypatch.setattr(search, "FEW_MATCHES", matches)
+    few = listings(client, text)
+    monkeypatch.setattr(search, "FEW_MATCHES", -1)  # any count is more
+    far_enough = paging.WALK_ROWS
+    for walk in (far_enough, 5):
+        monkeypatch.setattr(paging, "WALK_ROWS", walk)
+        assert listings(client, text) == few
     assert any(few.values()) == some_match
+    if connection.vendor != "postgresql":
+        return
+    # the ways were taken: ids, a walk that found the page, a walk then every match read
+    url = f"{EXPLORER}?{urlencode({'q': text})}"
+    monkeypatch.setattr(search, "FEW_MATCHES", matches)
+    (listing,) = listing_queries(client, url)
+    assert "LIKE" not in listing  # by the ids found first
+    monkeypatch.setattr(search, "FEW_MATCHES", -1)
+    live_matches = Asset.objects.filter(search.text_matches(text), gone_at__isnull=True).count()
+    for walk, queries in ((far_enough, 1 if live_matches > 50 else 2), (5, 2)):
+        monkeypatch.setattr(paging, "WALK_ROWS", walk)
+        read = listing_queries(client, url)
+        assert len(read) == queries, read
+        assert f"LIMIT {walk}" in read[0]
+        assert ("OFFSET 0" in read[-1]) == (queries == 2)
 
 
 def test_the_matches_are_counted_no_further_than_one_past_few(client, viewer, estate):
