@@ -10,16 +10,17 @@ reads most of a million rows (seconds). Finding every match first instead costs 
 matches number: ~8 µs each, so a word in 400,000 keys takes seconds where a walk finds a
 page among its first rows.
 
-So the matches are counted first, no further than ``FEW_MATCHES`` + 1 (a bitmap scan of the
-trigram index that stops once it has that many rows: ~20 ms at 1,000,000 assets). If they are
+So the matches are counted first, among the listing's own filters, no further than
+``FEW_MATCHES`` + 1 (a bitmap scan of the trigram index, ANDed with any other index a filter
+can use, that stops once it has that many rows: ~10-30 ms at 1,000,000 assets). If they are
 few, the query filters by their ids — fetched by primary key and sorted, whatever the order:
-exact and fast. If there are more, the plain filter lets the planner walk the index of the
-page's order, which meets common matches early (``aws``, ``api``: a page in under a
-millisecond). Both ways give the same rows in the same order. What neither serves well: many
-matches that all come late in the page's order (``webhook`` sorted by name): a walk reads most
-of the table before its page, and reading every match is what ids first cost (~1 s at 1M, see
-bench/README.md). Lists of ids much longer than ``FEW_MATCHES`` are no answer: 50,000 took the
-planner over a minute.
+exact and fast. If there are more, the plain filter, and the caller is told so: the
+dashboard's pages then walk the index of their order a bounded distance and, when that meets
+fewer than a page of matches, read every match, fenced off from the order
+(``dashboard.paging.keyset_page``), so a page costs at most a short walk plus reading the
+matches, wherever they are (bench/README.md). Both ways give the same rows in the same order.
+Lists of ids much longer than ``FEW_MATCHES`` are no answer: 50,000 took the planner over a
+minute.
 Elsewhere (SQLite) the plain filter is all there is.
 """
 
