@@ -17,9 +17,11 @@ page is for, over HTTPS as production serves it (plain HTTP is redirected there)
 request is reported on its own (cold caches), then ``--repeat`` more give the median and 95th
 percentile. Queries per page are counted on every request ("8/15": warm / cold). Last, one
 reconciler decision is made and the pages with estate-wide figures are requested once: what a
-decision costs the next view. ``--indexes none`` drops, in this
-database only, the PostgreSQL-only indexes inventory's models declare for the dashboard
-(``inventory.models.indexes``), to measure what they buy.
+decision costs the next view; and the cache is emptied, as a collection's new data stamp
+leaves it, the figures counted as the collection task counts them (timed), and the same pages
+requested once more: what the first view after a collection costs. ``--indexes none`` drops,
+in this database only, the PostgreSQL-only indexes inventory's models declare for the
+dashboard (``inventory.models.indexes``), to measure what they buy.
 
 The database named by DATABASE_URL is wiped: the command refuses to run against one that holds
 sources it did not create, unless ``--force``.
@@ -494,6 +496,10 @@ def pages(first_asset_id, team_slug, actor):
         ("assets: text search, common word", "?q=api"),  # 50,000 matches, early by name
         ("assets: text search, late common word", "?q=webhook"),  # 50,000, late by name
         ("assets: text search, in most keys", "?q=aws"),  # 400,000: every AWS asset's key
+        # 50,000 late by name: its short word made the planner expect its matches early
+        ("assets: text search, late short word", "?q=sync"),
+        ("assets: late common word by severity", "?q=webhook&sort=-severity"),
+        ("assets: common word, other provider", "?q=aws&provider=gcp"),  # in no GCP asset
         ("assets: finding=privileged", "?finding=privileged"),
     ]
     wanted = [
@@ -503,6 +509,12 @@ def pages(first_asset_id, team_slug, actor):
         ("teams", "viewer", url("dashboard:teams")),
         ("team detail", "viewer", url("dashboard:team", team_slug)),
         ("reconcile", "reconciler", url("dashboard:reconcile")),
+        (
+            "reconcile: text search, late word",
+            "reconciler",
+            url("dashboard:reconcile", query="?q=webhook"),
+        ),
+        ("unowned", "viewer", url("dashboard:unowned")),
         ("versions", "viewer", url("dashboard:versions")),
         ("access", "viewer", url("dashboard:access")),
         ("access: one actor", "viewer", url("dashboard:access", query=f"?actor={actor}")),
@@ -584,6 +596,40 @@ def measure_after_decision(clients):
         print(f"  {name:38} {elapsed:8.1f} ms", flush=True)
 
 
+def measure_after_collection(clients):
+    """The first view of the pages with estate-wide figures after a collection: the cache is
+    emptied as a new data stamp would leave it, the collection task counts the figures
+    (``warm_rollups``, timed: what the worker pays), then each page is requested once."""
+    from django.core.cache import cache
+    from django.urls import reverse
+
+    from inventory.selectors import warm_rollups
+
+    cache.clear()
+    started = time.perf_counter()
+    warm_rollups()
+    print(
+        f"After a collection, the task counts the figures in {time.perf_counter() - started:.2f} s;"
+    )
+    print("first views then:")
+    for name, role in AFTER_COLLECTION:
+        started = time.perf_counter()
+        response = clients[role].get(reverse(f"dashboard:{name}"), secure=True)
+        elapsed = (time.perf_counter() - started) * 1000
+        if response.status_code != 200:
+            sys.exit(f"{name} answered {response.status_code}")
+        print(f"  {name:38} {elapsed:8.1f} ms", flush=True)
+
+
+AFTER_COLLECTION = [
+    ("overview", "viewer"),
+    ("teams", "viewer"),
+    ("unowned", "viewer"),
+    ("versions", "viewer"),
+    ("reconcile", "reconciler"),
+]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--assets", type=int, default=100_000)
@@ -619,6 +665,7 @@ def main():
     print(f"Requesting every page {args.repeat + 1} times:")
     _, clients = measure(args.repeat)
     measure_after_decision(clients)
+    measure_after_collection(clients)
 
 
 if __name__ == "__main__":
