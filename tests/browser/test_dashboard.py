@@ -235,6 +235,11 @@ def test_chart_text_reads_at_a_phones_width_as_on_a_projector(
             assert numbers.count() == providers
             for index in range(providers):
                 assert re.match(r"\d+\D* / \d+\D* \(\d+%\)", numbers.nth(index).inner_text())
+            # Each part of a bar opens its list, from the keyboard too.
+            part = page.get_by_test_id("exposure-chart").get_by_role(
+                "link", name=re.compile(r"^AWS: \d+ exposed, tracked$")
+            )
+            assert part.evaluate("link => link.tabIndex") == 0  # in the Tab order
 
 
 def test_signing_out_ends_the_session(live_server, open_page, demo_estate, viewer_account):

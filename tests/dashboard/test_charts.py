@@ -90,7 +90,8 @@ def test_the_overview_draws_both_charts_with_numbers_and_links(client, viewer, e
     assert "+5</strong> in 90 days" in ninety  # 0 ninety days ago
     assert 'aria-current="true">90 days' in ninety
     chart = page.split('data-testid="exposure-chart"')[1].split("</figure>")[0]
-    links = [html.unescape(u) for u in re.findall(r'<a href="([^"]+)" tabindex="-1"><rect', chart)]
+    segment_link = r'<a href="([^"]+)" aria-label="[^"]+"><rect'
+    links = [html.unescape(u) for u in re.findall(segment_link, chart)]
     assert "/assets/?provider=aws&exposed=yes&tracking=untracked" in links
     for url in links:
         page_of(client.get(url))
