@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Q
+from django.db.models import F, Q
 from django.db.models.expressions import RawSQL
 from django.utils.dateparse import parse_datetime
+
+from inventory.sql import PkAmong
 
 DEFAULT_SIZE = 50
 COUNT_CAP = 1_000
@@ -140,27 +142,6 @@ def keyset_page(
 
 def _narrow(walk, condition):
     return None if walk is None else walk.filter(condition)
-
-
-class PkAmong(Func):
-    """The row's primary key is one of the ids a one-column subquery lists. On PostgreSQL as
-    ``id = ANY(ARRAY(subquery))``: the subquery runs once, whole, before the query around it,
-    which reads those rows by primary key (an IN may become a join driven from the outer
-    query's own filters)."""
-
-    output_field = BooleanField()
-
-    def __init__(self, ids):
-        super().__init__(F("pk"), ids)
-
-    def as_sql(self, compiler, connection, template="%(pk)s IN %(ids)s"):
-        (pk_sql, pk_params), (ids_sql, ids_params) = (
-            compiler.compile(expression) for expression in self.get_source_expressions()
-        )
-        return template % {"pk": pk_sql, "ids": ids_sql}, (*pk_params, *ids_params)
-
-    def as_postgresql(self, compiler, connection):
-        return self.as_sql(compiler, connection, template="%(pk)s = ANY(ARRAY%(ids)s)")
 
 
 def _first_ids(queryset, keys: list[SortKey], limit: int):

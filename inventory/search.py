@@ -25,31 +25,15 @@ Elsewhere (SQLite) the plain filter is all there is.
 """
 
 from django.db import connection
-from django.db.models import BooleanField, F, Func, Q
+from django.db.models import F, Q
 from django.db.models.lookups import IContains
 
 from .models.assets import NAME_AND_KEY
+from .sql import AmongIds
 
 # Above this many matches, a walk in the page's order finds a page sooner than reading them
 # all; at or below, their ids are read at once (~40 ms for 5,000 at 1,000,000 assets).
 FEW_MATCHES = 5_000
-
-
-class AmongIds(Func):
-    """True for rows whose ``column`` is one of ``ids``, sent as one array parameter (the
-    planner then knows how many there are)."""
-
-    output_field = BooleanField()
-    template = "%(column)s = ANY(%%s)"
-
-    def __init__(self, column, ids: list[int]):
-        super().__init__(column)
-        self.ids = ids
-
-    def as_sql(self, compiler, connection):
-        (column,) = self.get_source_expressions()
-        column_sql, column_params = compiler.compile(column)
-        return self.template % {"column": column_sql}, (*column_params, self.ids)
 
 
 def text_matches(text: str) -> Q:

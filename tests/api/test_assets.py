@@ -111,6 +111,23 @@ def test_pagination_walks_every_asset_once(client, ingest):
     assert "offset=3" in first["next"]
 
 
+def test_a_page_reads_its_rows_by_the_ids_it_chose_first(client, ingest):
+    """Every page lists what slicing the ordered list would (the whole list, walked in pages
+    of 3 in each order), and reads its rows through a subquery of their ids, without joins."""
+    ingest(*[asset(f"arn:fn-{i:02}", name=f"fn-{(i * 5) % 4}") for i in range(7)])
+    for ordering in ("name", "-name", "-first_seen", ""):
+        whole = client.get(f"/api/v1/assets/?ordering={ordering}&limit=7").json()["results"]
+        paged = []
+        for offset in range(0, 9, 3):
+            url = f"/api/v1/assets/?ordering={ordering}&limit=3&offset={offset}"
+            with CaptureQueriesContext(connection) as captured:
+                paged += client.get(url).json()["results"]
+        assert [row["id"] for row in paged] == [row["id"] for row in whole]
+        (listing,) = [q["sql"] for q in captured if "LIMIT 3" in q["sql"]]
+        ids_first = "= ANY(ARRAY(SELECT" if connection.vendor == "postgresql" else " IN (SELECT"
+        assert ids_first in listing and "OFFSET 6" in listing.split("SELECT", 2)[2]
+
+
 def test_default_page_size_is_50(client, ingest):
     ingest(*[asset(f"arn:fn-{i:02}") for i in range(55)])
 
