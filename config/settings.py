@@ -8,6 +8,7 @@ import json
 import os
 import secrets
 import warnings
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -202,8 +203,15 @@ CELERY_TASK_TIME_LIMIT = env_int("COLLECT_TIME_LIMIT", 3600)
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 DJANGO_CELERY_BEAT_TZ_AWARE = True
-# Daylight's own daily jobs. Beat's DatabaseScheduler copies these into PeriodicTask rows at
-# start; each Source's collection schedule is a PeriodicTask of its own (inventory.schedules).
+# The dashboard's estate-wide figures (inventory.selectors.rollup) are cached per data stamp for
+# at most DAYLIGHT_ROLLUP_TTL seconds, which bounds how long a write no stamp sees (a finding
+# the nightly re-evaluation resolves) can go unseen. Beat has them all counted again every
+# DAYLIGHT_ROLLUP_REFRESH seconds, before they expire, so no viewer pays for counting the
+# estate between collections: derived from the TTL, so it always comes first.
+DAYLIGHT_ROLLUP_TTL = 15 * 60
+DAYLIGHT_ROLLUP_REFRESH = DAYLIGHT_ROLLUP_TTL * 2 // 3
+# Daylight's own jobs. Beat's DatabaseScheduler copies these into PeriodicTask rows at start;
+# each Source's collection schedule is a PeriodicTask of its own (inventory.schedules).
 CELERY_BEAT_SCHEDULE = {
     "daylight-expire-decisions": {
         "task": "daylight.expire_decisions",
@@ -224,6 +232,13 @@ CELERY_BEAT_SCHEDULE = {
     "daylight-prune": {
         "task": "daylight.prune",
         "schedule": crontab(minute=40, hour=3),
+    },
+    "daylight-warm-rollups": {
+        "task": "daylight.warm_rollups",
+        "schedule": timedelta(seconds=DAYLIGHT_ROLLUP_REFRESH),
+        # Still queued when the next one is due (the workers busy collecting): dropped, so
+        # runs never pile up behind a long collection.
+        "options": {"expire_seconds": DAYLIGHT_ROLLUP_REFRESH},
     },
 }
 

@@ -6,6 +6,7 @@ and lists are bounded.
 """
 
 import hashlib
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 
@@ -103,7 +104,9 @@ def _percent(part, whole):
 
 # --- rollups: whole-estate aggregates, kept until the data changes ----------------------------
 
-ROLLUP_TTL = 15 * 60
+# How long a rollup is kept at most (DAYLIGHT_ROLLUP_TTL): what bounds its staleness. Celery beat
+# counts them all again before then (DAYLIGHT_ROLLUP_REFRESH, inventory.tasks.warm_rollups).
+ROLLUP_TTL = settings.DAYLIGHT_ROLLUP_TTL
 # Part of every rollup's key: raise it when what a rollup holds changes shape, so a new release
 # never reads figures cached by the one before.
 ROLLUP_VERSION = 4
@@ -141,13 +144,19 @@ def _rollup_key(name: str, stamp: str) -> str:
     return f"daylight:rollup:{hashlib.blake2b(identity.encode(), digest_size=16).hexdigest()}"
 
 
+# True while ``warm_rollups(recount=True)`` runs: every rollup is counted and cached afresh.
+_recounting = ContextVar("recounting_rollups", default=False)
+
+
 def rollup(name: str, stamp: str, build):
     """``build()``'s result, computed once per ``stamp`` (and at most every ``ROLLUP_TTL``
     seconds, which bounds staleness for writes no stamp sees, like a finding resolved by the
     nightly re-evaluation). Counting a million rows is what this saves on every page view.
-    Cached with when it was counted, which figures carried over a decision keep."""
+    Cached with when it was counted, which figures carried over a decision keep. While
+    ``warm_rollups(recount=True)`` runs it counts even when the figures are cached, and
+    replaces them: what they say now, kept for ``ROLLUP_TTL`` from now."""
     key = _rollup_key(name, stamp)
-    cached = cache.get(key)
+    cached = None if _recounting.get() else cache.get(key)
     if cached is None:
         cached = (build(), timezone.now().timestamp())
         cache.set(key, cached, ROLLUP_TTL)
@@ -1505,15 +1514,23 @@ def carry_rollups(before: str, after: str, moves: list[Move], trends: bool, now=
 # --- warming --------------------------------------------------------------------------------
 
 
-def warm_rollups(now=None) -> str:
+def warm_rollups(now=None, *, recount=False) -> str:
     """Compute every cached estate-wide figure now, so the first page view after a collection
-    or a decision does not pay for counting the estate. Returns the data stamp they are for."""
-    figures = overview(now)
-    for days in TREND_DAYS:
-        untracked_trend(days, figures["totals"]["untracked"], figures["stamp"], now)
-    team_figures()
-    versions(now)
-    ownership_tallies()
+    or a decision does not pay for counting the estate. Returns the data stamp they are for.
+
+    ``recount``: count them even where they are cached, and cache them for ``ROLLUP_TTL``
+    from now. Celery beat does so more often than they expire (``inventory.tasks``), which
+    keeps them warm between collections and shows writes no stamp sees within its interval."""
+    recounting = _recounting.set(recount)
+    try:
+        figures = overview(now)
+        for days in TREND_DAYS:
+            untracked_trend(days, figures["totals"]["untracked"], figures["stamp"], now)
+        team_figures()
+        versions(now)
+        ownership_tallies()
+    finally:
+        _recounting.reset(recounting)
     return figures["stamp"]
 
 

@@ -1,7 +1,9 @@
-"""Celery tasks for Daylight's own daily jobs: thin, named, safe to run twice.
+"""Celery tasks for Daylight's own jobs: thin, named, safe to run twice.
 
-Celery beat runs them from ``CELERY_BEAT_SCHEDULE`` (config/settings.py); collections of each
-Source are scheduled separately, by the PeriodicTask rows that ``inventory.schedules`` keeps.
+Celery beat runs the periodic ones from ``CELERY_BEAT_SCHEDULE`` (config/settings.py): daily
+housekeeping, the retries of lost deliveries, the SIEM export, the posture reports and the
+dashboard's estate-wide figures. Collections of each Source are scheduled separately, by the
+PeriodicTask rows that ``inventory.schedules`` keeps.
 """
 
 import logging
@@ -9,12 +11,14 @@ from contextlib import suppress
 from datetime import timedelta
 
 from celery import shared_task
+from celery.exceptions import SoftTimeLimitExceeded
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from redis.exceptions import RedisError
 
-from . import locks, retention, services
+from . import locks, retention, selectors, services
 from .findings import rollup, sync_findings
 from .models import Asset, AssetChange, CollectionRun, Delivery, ExportDestination
 from .normalize import COLLECTED_FIELDS
@@ -168,6 +172,25 @@ def prune() -> dict:
             logger.info("pruning is already running; skipping")
             return {}
         return retention.prune()
+
+
+@shared_task(
+    name="daylight.warm_rollups",
+    soft_time_limit=settings.DAYLIGHT_ROLLUP_REFRESH,
+    time_limit=settings.DAYLIGHT_ROLLUP_REFRESH + 30,
+)
+def warm_rollups() -> str | None:
+    """Count the dashboard's estate-wide figures again and cache them afresh, whether or not
+    they are cached: beat runs it every ``DAYLIGHT_ROLLUP_REFRESH`` seconds, before they expire,
+    so no viewer pays for counting the estate between collections, and writes no data stamp
+    sees show within that interval. Returns the data stamp counted for; None when the database
+    or the cache failed, which is logged: the figures are then counted by the next run, or by
+    the next viewer once they expire."""
+    try:
+        return selectors.warm_rollups(recount=True)
+    except (DatabaseError, RedisError, SoftTimeLimitExceeded):
+        logger.warning("the estate-wide figures were not counted again", exc_info=True)
+        return None
 
 
 @shared_task(name="daylight.reevaluate_findings")

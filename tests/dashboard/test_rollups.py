@@ -1,13 +1,19 @@
 """Estate-wide figures carried over a decision: the next view adjusts the cached figures by the
-decided assets instead of counting the estate again, and shows what a count would."""
+decided assets instead of counting the estate again, and shows what a count would. And kept
+warm by beat between collections: counted again before they expire, by no page view."""
+
+import logging
 
 import pytest
 from django.core.cache import cache
+from django.db import OperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
 
-from inventory import selectors, services
+from inventory import selectors, services, tasks
 from inventory.models import Asset, Team
 
-from .helpers import queries_for
+from .helpers import page_of, queries_for, text_of
+from .test_views import image_count
 
 pytestmark = pytest.mark.django_db
 
@@ -137,3 +143,67 @@ def test_figures_are_not_carried_past_another_write(
     assert len(stamps) == 2 and not callbacks
     assert queries_for(client, "/") > warm
     assert figures() == counted()
+
+
+# --- counted again by beat ----------------------------------------------------------------------
+
+PAGES = ("/", "/teams/", "/versions/", "/reconcile/")
+
+
+def test_beat_counts_again_what_a_write_no_stamp_sees_changed_and_no_page_pays(
+    client, viewer, estate
+):
+    """Writes no data stamp sees (the nightly re-evaluation ends an end-of-life finding: no
+    history, no new row) leave the cached figures as they were until they expire; the
+    periodic job counts them again first, so the pages show the new figures as warm views."""
+    estate("prod", {"acct-a": 8})
+    client.force_login(viewer)
+    selectors.warm_rollups()
+    warm = {url: queries_for(client, url) for url in PAGES}
+    eol_before = Asset.objects.filter(gone_at__isnull=True, eol=True).count()
+    stamp = selectors.data_stamp()
+
+    Asset.objects.filter(eol=True).update(eol=False)
+    Asset.objects.filter(key__in=["fn://acct-a/1", "fn://acct-a/2"]).update(image="nginx:1.27")
+    assert selectors.data_stamp() == stamp
+    assert text_of(page_of(client.get("/")), "eol-count") == str(eol_before) != "0"
+    assert image_count(page_of(client.get("/versions/"))) == "8"
+
+    assert tasks.warm_rollups() == stamp
+    for url in PAGES:  # every figure was in the cache: no page counted
+        assert queries_for(client, url) == warm[url], url
+    assert text_of(page_of(client.get("/")), "eol-count") == "0"
+    assert image_count(page_of(client.get("/versions/"))) == "6"
+    assert figures() == counted()
+
+
+def test_beat_counting_an_empty_estate_is_cheap_and_leaves_the_overview_warm(
+    client, viewer, django_assert_max_num_queries
+):
+    """Nothing collected yet: each figure is one grouped count over empty tables (and the
+    overview's collection health, as a page reads it), a few milliseconds every run."""
+    client.force_login(viewer)
+    with django_assert_max_num_queries(25):
+        tasks.warm_rollups()
+    warm = queries_for(client, "/")
+    assert queries_for(client, "/") == warm
+    assert text_of(page_of(client.get("/")), "total-count") == "0"
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [OperationalError("the database is restarting"), RedisConnectionError("no cache")],
+    ids=["database", "cache"],
+)
+def test_beat_counting_that_fails_is_logged_not_raised(estate, monkeypatch, caplog, failure):
+    estate("prod", {"acct-a": 4})
+
+    def fail(*args, **kwargs):
+        raise failure
+
+    monkeypatch.setattr(selectors, "_estate_figures", fail)
+    with caplog.at_level(logging.WARNING, logger="inventory.tasks"):
+        assert tasks.warm_rollups() is None
+    assert "not counted again" in caplog.text and str(failure) in caplog.text
+    monkeypatch.undo()
+    assert tasks.warm_rollups() == selectors.data_stamp()  # the next run counts as ever

@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 from celery import beat
+from celery.schedules import schedule
 from celery.signals import beat_init
 from django.contrib.auth.models import User
 from django.core.exceptions import ValidationError
@@ -13,7 +14,7 @@ from django_celery_beat.schedulers import DatabaseScheduler
 
 from collectors.records import Endpoint
 from config.celery import app
-from inventory import schedules
+from inventory import schedules, selectors
 from inventory.ingest import ScopeIngest
 from inventory.models import (
     Asset,
@@ -37,12 +38,14 @@ DAILY_TASKS = {
     "daylight-prune": "daylight.prune",
 }
 # Notification deliveries whose task was lost are looked for every quarter of an hour; the SIEM
-# export runs every minute; posture reports are made once a quarter.
+# export runs every minute; posture reports are made once a quarter; the dashboard's
+# estate-wide figures are counted again before they expire.
 SYSTEM_TASKS = {
     **DAILY_TASKS,
     "daylight-requeue-deliveries": "daylight.requeue_deliveries",
     "daylight-export-siem": "daylight.export_siem",
     "daylight-posture-reports": "daylight.posture_reports",
+    "daylight-warm-rollups": "daylight.warm_rollups",
 }
 
 
@@ -142,6 +145,18 @@ def test_system_jobs_are_registered_celery_tasks_scheduled_daily(settings):
         assert len(cron.day_of_month) == 31 and len(cron.day_of_week) == 7, "every day"
 
 
+def test_beat_counts_the_dashboard_figures_again_before_they_expire(settings):
+    app.loader.import_default_modules()
+    entry = settings.CELERY_BEAT_SCHEDULE["daylight-warm-rollups"]
+    every = schedule(entry["schedule"]).run_every.total_seconds()
+    assert every == settings.DAYLIGHT_ROLLUP_REFRESH == 10 * 60
+    assert every < selectors.ROLLUP_TTL == settings.DAYLIGHT_ROLLUP_TTL
+    # A run that waited in the queue past the next one's time is dropped, and one that runs
+    # is stopped before the next one is due: runs never pile up.
+    assert entry["options"]["expire_seconds"] <= every
+    assert app.tasks["daylight.warm_rollups"].soft_time_limit <= every
+
+
 # Beat closes and commits the connection as it reads the schedule: no wrapping test transaction.
 @pytest.mark.django_db(transaction=True)
 def test_beat_database_scheduler_stores_system_jobs_beside_source_schedules(source, settings):
@@ -154,6 +169,13 @@ def test_beat_database_scheduler_stores_system_jobs_beside_source_schedules(sour
     }
     assert stored[schedules.task_name(source)].task == "daylight.collect_source"
     assert stored["daylight-requeue-deliveries"].task == "daylight.requeue_deliveries"
+    warm = PeriodicTask.objects.select_related("interval").get(name="daylight-warm-rollups")
+    assert (warm.task, warm.interval.every, warm.interval.period) == (
+        "daylight.warm_rollups",
+        settings.DAYLIGHT_ROLLUP_REFRESH,
+        "seconds",
+    )
+    assert warm.expire_seconds == settings.DAYLIGHT_ROLLUP_REFRESH
     for name, task_name in DAILY_TASKS.items():
         assert stored[name].task == task_name
         entry = settings.CELERY_BEAT_SCHEDULE[name]["schedule"]
