@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -73,6 +74,19 @@ def celery_worker(log_path: Path, **env):
         stop(process)
         _delete_queue(queue)
         _delete_keys_added_since(keys_before)
+
+
+def wait_until(done, process, log_path: Path, within: float, waiting_for: str) -> None:
+    """Until ``done()`` is true; fails with the worker's log when it exits or ``within``
+    seconds pass first."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if done():
+            return
+        if process.poll() is not None:
+            pytest.fail(f"the worker exited:\n{log_path.read_text()[-4000:]}")
+        time.sleep(0.25)
+    pytest.fail(f"{waiting_for} not done within {within}s:\n{log_path.read_text()[-4000:]}")
 
 
 def stop(process):
