@@ -51,6 +51,7 @@ LABELS = {
     "account": "Account",
     "region": "Region",
     "namespace": "Namespace",
+    "runs_on": "Runs on",
     "owner": "Owner",
     "tracking": "Tracking",
     "exposed": "Exposed",
@@ -75,6 +76,7 @@ SECONDARY = (
     "account",
     "region",
     "namespace",
+    "runs_on",
     "label",
     "runtime",
     "version",
@@ -111,6 +113,8 @@ class AssetFilterForm(forms.Form):
     account = forms.CharField(required=False, max_length=128, label="Account / project")
     region = forms.CharField(required=False, max_length=64)
     namespace = forms.CharField(required=False, max_length=253, label="Namespace / group")
+    # A cluster's or Docker host's name or key (keys are the longest: 512).
+    runs_on = forms.CharField(required=False, max_length=512, label="Cluster / host")
     owner = forms.ChoiceField(required=False)
     tracking = forms.ChoiceField(required=False, choices=[(ANY, "Any"), *TrackingStatus.choices])
     exposed = forms.ChoiceField(required=False, choices=YES_NO, label="Internet-exposed")

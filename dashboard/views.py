@@ -224,7 +224,8 @@ def _filtered_assets(request):
     """The explorer's form, criteria, sort and the assets they ask for (``Searched``)."""
     form = AssetFilterForm(request.GET, selectors.team_choices())
     criteria, sort = form.criteria(), form.ordering()
-    listing = scoping.visible_assets(request.user, selectors.assets_matching(criteria))
+    visible = scoping.visibility_of(request.user)
+    listing = visible.assets(selectors.assets_matching(criteria, visible))
     found = _text_search(listing, criteria.get("q"), is_walkable(criteria, sort))
     return form, criteria, sort, found
 

@@ -18,6 +18,7 @@ from django.db.models import (
     CharField,
     Count,
     Exists,
+    F,
     Max,
     Min,
     OuterRef,
@@ -58,6 +59,7 @@ from .models.assets import SEVERITY_RANK
 from .models.teams import UNOWNED_SLUG
 from .schedules import parse_cron
 from .scoping import EVERYTHING, Visibility
+from .sql import Among
 from .suggestions import Evidence, name_stem, suggest_owner
 from .suggestions import Team as TeamFacts
 
@@ -690,11 +692,36 @@ _EXACT_FILTERS = {
 }
 
 
-def assets_matching(criteria: dict):
+# What assets run on: the "runs on" filter names one of these.
+HOST_KINDS = (AssetKind.CLUSTER, AssetKind.DOCKER_HOST)
+
+
+def running_on(host: str, visible: Visibility = EVERYTHING) -> Among:
+    """The condition "runs on the cluster or Docker host ``host``": is a child of it (a
+    workload, a function, a standalone task's or a Docker host's container) or a child of one
+    of those (a workload's containers), the two levels collectors nest under a host.
+
+    ``host`` is a host's key, or else its name: every cluster and host so named, in whatever
+    account (the account filter narrows them). A key is the provider's, and unique; a name is
+    anyone's to choose, so a host named like another's key is not taken for it. Only hosts
+    ``visible`` sees are looked up: another team's cluster is not confirmed by its name.
+
+    Each level is read through an index, whatever the estate's size: the hosts by key or name,
+    their children by parent, and the assets by parent again (``Among``: on PostgreSQL arrays
+    built once, before the listing, then ``parent_id = ANY(...)``)."""
+    hosts = visible.assets(Asset.objects.filter(kind__in=HOST_KINDS)).order_by()
+    by_key = hosts.filter(key=host)
+    named = hosts.filter(Q(key=host) | (Q(name=host) & ~Exists(by_key))).values("pk")
+    children = Asset.objects.filter(Among(F("parent_id"), named)).order_by().values("pk")
+    return Among(F("parent_id"), named, children)
+
+
+def assets_matching(criteria: dict, visible: Visibility = EVERYTHING):
     """Assets narrowed by the explorer's ``criteria`` (see ``dashboard.filters``), annotated
     with ``severity_rank`` (worst open finding, -1 for none) for sorting. Live assets only
     unless ``state`` says "gone" or "all". The text search, ``q``, is not applied here:
-    ``inventory.search`` narrows the result last (it looks its matches up among these)."""
+    ``inventory.search`` narrows the result last (it looks its matches up among these).
+    ``visible`` bounds the hosts that ``runs_on`` may name; the caller narrows the assets."""
     queryset = Asset.objects.annotate(severity_rank=SEVERITY_RANK)
     state = criteria.get("state", "live")
     if state == "live":
@@ -704,6 +731,8 @@ def assets_matching(criteria: dict):
     for name, column in _EXACT_FILTERS.items():
         if name in criteria:
             queryset = queryset.filter(**{column: criteria[name]})
+    if host := criteria.get("runs_on"):
+        queryset = queryset.filter(running_on(host, visible))
     if owner := criteria.get("owner"):
         if owner == UNOWNED:
             queryset = queryset.filter(owner__isnull=True)

@@ -20,22 +20,38 @@ class AmongIds(Func):
         return self.template % {"column": column_sql}, (*column_params, self.ids)
 
 
-class PkAmong(Func):
-    """The row's primary key is one of the ids a one-column subquery lists. On PostgreSQL as
-    ``id = ANY(ARRAY(subquery))``: the subquery runs once, whole, before the query around it,
-    which reads those rows by primary key (an IN may become a join driven from the outer
-    query's own filters)."""
+class Among(Func):
+    """True for rows whose ``column`` is one of the values that any of one or more one-column
+    subqueries lists. On PostgreSQL as ``column = ANY(ARRAY(a) || ARRAY(b))``: each subquery
+    runs once, whole, before the query around it, which reads those rows through an index on
+    ``column`` (an IN may become a join driven from the outer query's own filters, and an OR
+    of INs is tested on every row of a scan); elsewhere as ``column IN a OR column IN b``."""
 
     output_field = BooleanField()
 
-    def __init__(self, ids):
-        super().__init__(F("pk"), ids)
+    def __init__(self, column, *subqueries):
+        super().__init__(column, *subqueries)
 
-    def as_sql(self, compiler, connection, template="%(pk)s IN %(ids)s"):
-        (pk_sql, pk_params), (ids_sql, ids_params) = (
+    def _compiled(self, compiler):
+        (column, column_params), *subqueries = (
             compiler.compile(expression) for expression in self.get_source_expressions()
         )
-        return template % {"pk": pk_sql, "ids": ids_sql}, (*pk_params, *ids_params)
+        params = [*column_params, *(param for _, params in subqueries for param in params)]
+        return column, [sql for sql, _ in subqueries], tuple(params)
+
+    def as_sql(self, compiler, connection):
+        column, subqueries, params = self._compiled(compiler)
+        tests = " OR ".join(f"{column} IN {subquery}" for subquery in subqueries)
+        return f"({tests})", params
 
     def as_postgresql(self, compiler, connection):
-        return self.as_sql(compiler, connection, template="%(pk)s = ANY(ARRAY%(ids)s)")
+        column, subqueries, params = self._compiled(compiler)
+        arrays = " || ".join(f"ARRAY{subquery}" for subquery in subqueries)
+        return f"{column} = ANY({arrays})", params
+
+
+class PkAmong(Among):
+    """The row's primary key is one of the ids a one-column subquery lists (see ``Among``)."""
+
+    def __init__(self, ids):
+        super().__init__(F("pk"), ids)

@@ -141,6 +141,110 @@ def asset(key, **fields):
 __all__ = ["NOW", "ScopeSpec", "asset", "make_user"]
 
 
+PROD_EKS = "arn:aws:eks:us-east-1:111111111111:cluster/prod-eks"
+PROD_EKS_EU = "arn:aws:eks:eu-west-1:222222222222:cluster/prod-eks"
+STAGING = "arn:aws:eks:us-east-1:111111111111:cluster/staging"
+BUILD_HOST = "docker://build-01.corp.example"
+LOOKALIKE = "docker://lookalike"
+# What runs on each host, by key: its children and theirs.
+RUNS_ON = {
+    PROD_EKS: {
+        "k8s://prod-eks/checkout",
+        "k8s://prod-eks/checkout/app",
+        "k8s://prod-eks/checkout/envoy",
+        "k8s://prod-eks/ledger",
+        "k8s://prod-eks/ledger/app",
+        "k8s://prod-eks/hooks",
+    },
+    PROD_EKS_EU: {"k8s://prod-eks-eu/search", "k8s://prod-eks-eu/search/app"},
+    STAGING: {"k8s://staging/checkout", "k8s://staging/checkout/app"},
+    BUILD_HOST: {f"{BUILD_HOST}/jenkins", f"{BUILD_HOST}/registry-cache"},
+    LOOKALIKE: {f"{LOOKALIKE}/miner"},
+}
+
+
+def _workload(key, name, cluster, account, region, containers=()):
+    """A Kubernetes workload on ``cluster`` and its containers (key and name ``…/container``)."""
+    fields = {"provider": "kubernetes", "account": account, "region": region}
+    yield asset(key, name=name, kind="workload", parent_key=cluster, namespace="shop", **fields)
+    for container in containers:
+        yield asset(
+            f"{key}/{container}",
+            name=f"{name}/{container}",
+            kind="container",
+            parent_key=key,
+            namespace="shop",
+            image=f"registry.internal.example/{name}:1.0",
+            **fields,
+        )
+
+
+@pytest.fixture
+def hosted_estate(scope_run):
+    """Assets running on clusters and Docker hosts, nested as the collectors nest them
+    (cluster → workload → container, cluster → function, Docker host → container), through
+    the real ingest; ``RUNS_ON`` says what runs on which host. Two clusters are named
+    ``prod-eks``, in accounts 111111111111 and 222222222222; a Docker host is named like the
+    first one's key; a workload, not a host, is named ``prod-eks`` too, with a container.
+    Returns the stored assets by key."""
+    east, west = ("111111111111", "us-east-1"), ("222222222222", "eu-west-1")
+    docker = {"provider": "docker", "account": "build-01.corp.example", "region": ""}
+    scopes = {
+        "111111111111/us-east-1": [
+            asset(PROD_EKS, name="prod-eks", kind="cluster", platform_version="1.31.2"),
+            *_workload("k8s://prod-eks/checkout", "checkout", PROD_EKS, *east, ["app", "envoy"]),
+            *_workload("k8s://prod-eks/ledger", "ledger", PROD_EKS, *east, ["app"]),
+            asset(
+                "k8s://prod-eks/hooks",
+                name="hooks",
+                kind="function",
+                provider="kubernetes",
+                parent_key=PROD_EKS,
+            ),
+            asset(STAGING, name="staging", kind="cluster", platform_version="1.31.2"),
+            *_workload("k8s://staging/checkout", "checkout", STAGING, *east, ["app"]),
+            # a Cloud Run-like service of the same name as the clusters: no host
+            asset("run://prod-eks", name="prod-eks", kind="workload", provider="gcp"),
+            asset(
+                "run://prod-eks/app",
+                name="prod-eks/app",
+                kind="container",
+                provider="gcp",
+                parent_key="run://prod-eks",
+            ),
+        ],
+        "222222222222/eu-west-1": [
+            asset(
+                PROD_EKS_EU,
+                name="prod-eks",
+                kind="cluster",
+                account=west[0],
+                region=west[1],
+                platform_version="1.30.5",
+            ),
+            *_workload("k8s://prod-eks-eu/search", "search", PROD_EKS_EU, *west, ["app"]),
+        ],
+        "docker/build-01": [
+            asset(BUILD_HOST, name="build-01.corp.example", kind="docker_host", **docker),
+            asset(LOOKALIKE, name=PROD_EKS, kind="docker_host", **docker),
+            *(
+                asset(f"{host}/{name}", name=name, kind="container", parent_key=host, **docker)
+                for host, name in (
+                    (BUILD_HOST, "jenkins"),
+                    (BUILD_HOST, "registry-cache"),
+                    (LOOKALIKE, "miner"),
+                )
+            ),
+        ],
+    }
+    for key, records in scopes.items():
+        job = ScopeIngest(scope_run(key))
+        for record in records:
+            job.add(record)
+        job.finish(complete=True)
+    return {a.key: a for a in Asset.objects.all()}
+
+
 @pytest.fixture
 def scoped_estate(scope_run, settings, reconciler):
     """Team scoping on, and three live functions, each public without authentication (an open

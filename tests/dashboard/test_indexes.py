@@ -9,6 +9,7 @@ can be answered from the index at all (same expressions, same order, a matching 
 condition) the plan names it."""
 
 import re
+from urllib.parse import urlencode
 
 import pytest
 from django.db import connection, transaction
@@ -18,6 +19,7 @@ from django.urls import reverse
 from dashboard import paging
 from inventory import search
 from inventory.models import Asset
+from tests.conftest import PROD_EKS
 
 pytestmark = pytest.mark.django_db
 
@@ -233,3 +235,51 @@ def test_many_matches_late_in_the_order_are_read_all_then_sorted(
     # sorted, or need an incremental sort only)
     assert re.search(r"->  Sort  \(", chosen), plan
     assert "(id = ANY (" in plan, plan
+
+
+def pad_with_containers(count: int):
+    """``count`` padded copies (``pad_with_copies``) made containers of 2,000 of themselves:
+    parents enough that the planner knows, as at scale, that an asset has few children."""
+    pad_with_copies(count)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            'UPDATE "inventory_asset" SET "kind" = \'container\', "parent_id" = first.id + '
+            '"inventory_asset"."id" %% 2000 FROM (SELECT MIN("id") AS id FROM "inventory_asset" '
+            "WHERE \"key\" LIKE 'copy://%%') AS first WHERE \"key\" LIKE 'copy://%%'",
+            [],
+        )
+        cursor.execute('ANALYZE "inventory_asset"')
+
+
+@on_postgresql
+@pytest.mark.parametrize(
+    ("url", "queries"),
+    [
+        ("/assets/?runs_on=prod-eks", 2),
+        ("/assets/?runs_on=prod-eks&sort=-severity", 2),
+        (f"/assets/?{urlencode({'runs_on': PROD_EKS, 'account': '111111111111'})}", 2),
+    ],
+)
+def test_what_runs_on_a_host_is_read_level_by_level_through_indexes(
+    client, hosted_estate, viewer, url, queries
+):
+    """Among 20,060 assets, as the planner chooses with nothing priced out: the hosts are
+    looked up by name or key (``asset_name``, ``asset_key_unique``), their children by parent,
+    and the listing's rows by parent again, each level an array built once (an InitPlan) and
+    read through the parent index: no sequential scan of the assets, no subquery tested on
+    every row of a walk or flattened into a join of the estate with itself."""
+    pad_with_containers(20_000)
+    client.force_login(viewer)
+    sqls = [sql for sql in queries_of(client, url) if "'docker_host'" in sql]  # hosts' kinds
+    assert len(sqls) == queries  # the list's rows and its count
+    for sql in sqls:
+        with connection.cursor() as cursor:
+            cursor.execute(f"EXPLAIN {sql}")
+            plan = "\n".join(row[0] for row in cursor.fetchall())
+        assert "Seq Scan on inventory_asset" not in plan, plan
+        # no subquery tested row by row, nor made a join the listing's own filters drive
+        assert "SubPlan" not in plan and "Semi Join" not in plan, plan
+        assert "Bitmap Index Scan on asset_name" in plan, plan  # the hosts: by name
+        assert "Bitmap Index Scan on asset_key_unique" in plan, plan  # or key
+        assert "Index Cond: (parent_id = ANY ($" in plan, plan  # the hosts' children
+        assert "Index Cond: (parent_id = ANY (($" in plan, plan  # the hosts' and theirs
