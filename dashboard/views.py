@@ -160,6 +160,10 @@ def asset_detail(request, pk):
     except Asset.DoesNotExist:
         raise Http404("No such asset.") from None
     context = {"asset": asset, **selectors.asset_detail(asset, visible)}
+    if asset.kind in selectors.HOST_KINDS:
+        hosted = visible.assets(selectors.assets_matching({"runs_on": asset.key}, visible))
+        count, more = capped_count(hosted)
+        context["running_on"] = {"count": count, "more": more, "url": assets_url(runs_on=asset.key)}
     if asset.tracking == "untracked" and not asset.gone_at:
         teams = selectors.teams_for_choice(member=request.user)
         context["evidence"] = selectors.queue_evidence([asset], teams, visible)[asset.pk]

@@ -4,7 +4,7 @@ estate: sign in, read the overview, follow the way to an asset, sign out."""
 import re
 
 import pytest
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from collectors.records import AccessRecord
@@ -91,6 +91,47 @@ def test_a_viewer_signs_in_reads_the_real_counts_and_opens_an_asset(
     assert "Exposed" in page.get_by_test_id("asset-flags").inner_text()
     assert page.get_by_role("link", name="Payments").count() >= 1
     screenshot(page, "asset")
+    assert page.dialogs == []
+
+
+def test_a_cluster_leads_to_what_runs_on_it_and_back(
+    live_server, open_page, demo_estate, viewer_account
+):
+    """From the demo's ECS cluster in us-east-1 to the explorer listing its services and
+    their containers, under a chip that reads "Runs on", at a desk and on a phone."""
+
+    def running_on(clusters):
+        live = Asset.objects.filter(gone_at=None)
+        return live.filter(Q(parent__in=clusters) | Q(parent__parent__in=clusters))
+
+    named_prod = Asset.objects.filter(kind="cluster", name="prod")
+    cluster = named_prod.get(region="us-east-1")
+    running = running_on([cluster])
+    assert running.filter(kind="container").exists()
+    for size in (WIDE, NARROW):
+        page = open_page(size)
+        sign_in(page, live_server.url, "ciso")
+        page.goto(f"{live_server.url}{cluster.get_absolute_url()}")
+        link = page.get_by_test_id("running-on")
+        assert link.inner_text() == f"All {running.count()} running on it in the explorer"
+        screenshot(page, "asset-cluster")
+        link.click()
+        page.wait_for_url("**/assets/?runs_on=*")
+        count = running.count()
+        assert page.get_by_test_id("result-count").inner_text() == f"{count} assets"
+        chip = page.get_by_test_id("chips").locator(".chip")
+        assert chip.inner_text().replace("\n", "").startswith(f"Runs on{cluster.key}")
+        assert page.get_by_label("Cluster / host").input_value() == cluster.key
+        overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 0, (size, overflow)
+        screenshot(page, "assets-runs-on")
+        # Its name lists every cluster so named: the demo has one in eu-west-1 too.
+        page.get_by_label("Cluster / host").fill("prod")
+        page.get_by_role("button", name="Apply filters").click()
+        page.wait_for_url(re.compile(r"[?&]runs_on=prod(&|$)"))
+        both = running_on(named_prod).count()
+        assert both > count and named_prod.count() == 2
+        assert page.get_by_test_id("result-count").inner_text() == f"{both} assets"
     assert page.dialogs == []
 
 

@@ -1,6 +1,6 @@
 """The explorer's "Cluster / host" filter (``runs_on``): what runs on a cluster or a Docker
-host, by its name or its key; its chip, its saved views, and what a hostile name or value does
-to it."""
+host, by its name or its key; its chip, its saved views, the asset page's way to it, and what a
+hostile name or value does to it."""
 
 import csv
 import html
@@ -12,6 +12,7 @@ import pytest
 
 from collectors.demo import PROD
 from collectors.runner import run_source
+from dashboard import paging
 from dashboard.models import SavedView
 from inventory.ingest import ScopeIngest
 from inventory.models import Asset, Source
@@ -152,6 +153,29 @@ def test_a_saved_view_keeps_the_filter_and_lists_the_same(signed_in, hosted_esta
     assert keys_exported(signed_in, URL + export) == RUNS_ON[PROD_EKS]
 
 
+@pytest.mark.parametrize("host", [PROD_EKS, BUILD_HOST])
+def test_a_host_page_leads_to_as_many_in_the_explorer(signed_in, hosted_estate, host):
+    page = page_of(signed_in.get(hosted_estate[host].get_absolute_url()))
+    count = len(RUNS_ON[host])
+    match = re.search(r'<a href="([^"]+)" data-testid="running-on">([^<]+)</a>', page)
+    assert match.group(2) == f"All {count} running on it in the explorer"
+    url = html.unescape(match.group(1))
+    assert url == f"{URL}?{urlencode({'runs_on': host})}"
+    assert count_of(signed_in, url) == f"{count} assets"
+
+
+def test_only_hosts_pages_lead_there(signed_in, hosted_estate):
+    for key in ("k8s://prod-eks/checkout", "k8s://prod-eks/checkout/app", "run://prod-eks"):
+        page = page_of(signed_in.get(hosted_estate[key].get_absolute_url()))
+        assert 'data-testid="running-on"' not in page, key
+
+
+def test_the_link_says_when_it_counted_no_further(signed_in, hosted_estate, monkeypatch):
+    monkeypatch.setattr(paging, "COUNT_CAP", 3)
+    page = page_of(signed_in.get(hosted_estate[PROD_EKS].get_absolute_url()))
+    assert ">More than 3 running on it in the explorer</a>" in page
+
+
 # --- what may not pass ----------------------------------------------------------------------
 
 
@@ -170,6 +194,11 @@ def test_hostile_names_and_values_are_escaped(signed_in, scope_run):
     page = page_of(signed_in.get(f"{URL}?{urlencode({'runs_on': HOSTILE_IMG})}"))
     assert "<img src=x" not in page and html.escape(HOSTILE_IMG) in page
     assert "No assets match these filters." in page
+    # the cluster's page links to the explorer by its key, which leads to the same
+    page = page_of(signed_in.get(Asset.objects.get(key=key).get_absolute_url()))
+    assert "<script>alert" not in page and "<img src=x" not in page
+    link = re.search(r'<a href="([^"]+)" data-testid="running-on">All 1 running', page)
+    assert len(listed(page_of(signed_in.get(html.unescape(link.group(1)))))) == 1
 
 
 @pytest.mark.parametrize(
@@ -214,6 +243,7 @@ def test_the_lists_queries_do_not_grow_with_the_hosts(
     urls = [
         f"{URL}?runs_on=cluster-acct-0",
         f"{URL}?runs_on=cluster%3A%2F%2Facct-0&q=fn&sort=-severity",
+        Asset.objects.get(key="cluster://acct-0").get_absolute_url(),
     ]
     small = {url: queries_for(signed_in, url) for url in urls}
 
