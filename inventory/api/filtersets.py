@@ -22,7 +22,9 @@ from inventory.models import (
     TrackingStatus,
 )
 from inventory.models.teams import UNOWNED_SLUG
+from inventory.scoping import visibility_of
 from inventory.search import name_or_key_contains
+from inventory.selectors import running_on
 
 
 class IntegerFilter(filters.NumberFilter):
@@ -92,6 +94,15 @@ class AssetFilterSet(filters.FilterSet):
     label = filters.CharFilter(
         method="filter_label", label="Carries this tag or label: 'key=value' or just 'key'."
     )
+    runs_on = filters.CharFilter(
+        method="filter_runs_on",
+        max_length=512,
+        label=(
+            "Runs on the cluster or Docker host with this key, or else this name (every one so"
+            " named, in any account): its children and theirs."
+        ),
+    )
+    # The text search is applied last: it looks its matches up among the other filters'.
     q = filters.CharFilter(method="filter_text", label="Name or key contains (ignoring case).")
 
     class Meta:
@@ -122,6 +133,9 @@ class AssetFilterSet(filters.FilterSet):
 
     def filter_label(self, queryset, name, value):
         return filter_label(queryset, value)
+
+    def filter_runs_on(self, queryset, name, value):
+        return queryset.filter(running_on(value, visibility_of(self.request.user)))
 
     def filter_text(self, queryset, name, value):
         return name_or_key_contains(queryset, value)

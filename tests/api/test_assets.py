@@ -9,9 +9,18 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from collectors.records import AccessRecord
+from inventory.api.filtersets import AssetFilterSet
 from inventory.models import OwnershipRule, Team
 from tests.api.conftest import BATCH, CLUSTER, OLD_REPORT, PAY_API, WEB
-from tests.conftest import NOW, asset
+from tests.conftest import (
+    BUILD_HOST,
+    LOOKALIKE,
+    NOW,
+    PROD_EKS,
+    PROD_EKS_EU,
+    RUNS_ON,
+    asset,
+)
 
 
 def keys(response):
@@ -54,18 +63,49 @@ def client(api, viewer):
         ("q=namespaces/batch", {BATCH}),
         ("q=pay-api arn:aws", set()),  # the end of a name and the start of its key
         ("provider=aws&tracking=untracked", {OLD_REPORT}),
+        ("runs_on=prod", {BATCH}),
+        (f"runs_on={CLUSTER}", {BATCH}),
+        ("runs_on=nightly", set()),  # a workload, not a cluster
     ],
 )
 def test_filters(client, estate, query, expected):
     assert keys(client.get(f"/api/v1/assets/?{query}")) == expected
 
 
-@pytest.mark.parametrize("query", ["min_severity=high", "provider=oracle", "state=deleted"])
+@pytest.mark.parametrize(
+    "query", ["min_severity=high", "provider=oracle", "state=deleted", f"runs_on={'x' * 513}"]
+)
 def test_invalid_filter_values_are_a_400(client, estate, query):
     response = client.get(f"/api/v1/assets/?{query}")
 
     assert response.status_code == 400
     assert query.split("=")[0] in response.json()
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"runs_on": PROD_EKS}, RUNS_ON[PROD_EKS]),
+        ({"runs_on": "prod-eks"}, RUNS_ON[PROD_EKS] | RUNS_ON[PROD_EKS_EU]),
+        ({"runs_on": "prod-eks", "account": "222222222222"}, RUNS_ON[PROD_EKS_EU]),
+        ({"runs_on": "build-01.corp.example"}, RUNS_ON[BUILD_HOST]),
+        ({"runs_on": LOOKALIKE}, RUNS_ON[LOOKALIKE]),
+        ({"runs_on": "prod-eks", "q": "SEARCH"}, RUNS_ON[PROD_EKS_EU]),
+        ({"runs_on": "checkout"}, set()),
+        ({"runs_on": "nowhere"}, set()),
+    ],
+)
+def test_runs_on_lists_what_runs_on_the_cluster_or_host_as_the_explorer_does(
+    client, hosted_estate, params, expected
+):
+    response = client.get("/api/v1/assets/", params)
+    assert keys(response) == expected
+    assert response.json()["count"] == len(expected)
+
+
+def test_the_text_search_is_the_last_filter_applied():
+    # it looks its matches up among the other filters' (inventory.search.containing)
+    assert list(AssetFilterSet.base_filters)[-1] == "q"
 
 
 def test_label_keys_are_taken_literally(client, ingest):

@@ -30,8 +30,18 @@ def test_schema_generates_without_warnings_and_lists_key_paths(tmp_path):
         "/api/v1/reports/{id}/download/{extension}/",
     ):
         assert path in paths, path
-    asset_filters = {p["name"] for p in paths["/api/v1/assets/"]["get"]["parameters"]}
-    assert asset_filters >= {"owner", "state", "min_severity", "label", "q", "ordering", "limit"}
+    asset_parameters = {p["name"]: p for p in paths["/api/v1/assets/"]["get"]["parameters"]}
+    assert set(asset_parameters) >= {
+        "owner",
+        "state",
+        "min_severity",
+        "label",
+        "runs_on",
+        "q",
+        "ordering",
+        "limit",
+    }
+    assert asset_parameters["runs_on"]["description"].startswith("Runs on the cluster or Docker")
     assert "post" in paths["/api/v1/assets/{id}/decision/"]
     assert "202" in paths["/api/v1/sources/{id}/run/"]["post"]["responses"]
     assert "tokenAuth" in schema["components"]["securitySchemes"]

@@ -106,6 +106,18 @@ def test_no_list_or_detail_names_another_teams_asset(
     assert [row["parent_id"] for row in listed] == [parent["parent"]["id"]]
 
 
+def test_runs_on_never_confirms_another_teams_cluster(
+    api, scoped_estate, platform_ledger, reconciler, viewer
+):
+    """Platform's cluster holds an unowned workload the reconciler sees; the cluster, named
+    by its name or key, is not looked up for them."""
+    platform_ledger(1)
+    for value in (f"{PLATFORM_SECRET}-cluster", f"k8s://{PLATFORM_SECRET}"):
+        wanted = {"runs_on": value}
+        assert asset_names(api(viewer).get("/api/v1/assets/", wanted)) == ["orphan-app"]
+        assert asset_names(api(reconciler).get("/api/v1/assets/", wanted)) == []
+
+
 def test_a_scoped_reconciler_reads_decisions_about_their_assets(
     api, scoped_estate, reconciler, admin_user
 ):
