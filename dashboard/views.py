@@ -207,11 +207,16 @@ class Searched(NamedTuple):
 
     assets: QuerySet
     walk: QuerySet | None  # what its page walks first (paging.keyset_page), or None
-    many: bool  # more matches than search.FEW_MATCHES
+    found: int | None  # matches the search counted (up to search.FEW_MATCHES + 1), or None
 
     def capped_count(self) -> tuple[int, bool]:
-        # Many matches are more than the cap: counting them again would tell nothing new.
-        return (COUNT_CAP, True) if self.many else capped_count(self.assets)
+        """``paging.capped_count`` of the assets, without counting again what the search
+        already counted."""
+        if self.found is not None and self.found <= search.FEW_MATCHES:
+            return min(self.found, COUNT_CAP), self.found > COUNT_CAP
+        if self.found is not None and self.found > COUNT_CAP:
+            return COUNT_CAP, True
+        return capped_count(self.assets)
 
 
 def _text_search(listing, text, walkable=True) -> Searched:
@@ -219,9 +224,10 @@ def _text_search(listing, text, walkable=True) -> Searched:
     gives the page's order, its page walks ``listing`` itself first (``keyset_page``: early
     matches are met walking it, late ones by reading every match)."""
     if not text:
-        return Searched(listing, None, False)
-    matching, many = search.containing(listing, text)
-    return Searched(matching, listing if many and walkable else None, many)
+        return Searched(listing, None, None)
+    matching, found = search.containing(listing, text)
+    many = found is not None and found > search.FEW_MATCHES
+    return Searched(matching, listing if many and walkable else None, found)
 
 
 def _filtered_assets(request):
