@@ -17,7 +17,7 @@ from dashboard import paging
 from inventory import search
 from inventory.models import Asset
 
-from .helpers import page_of
+from .helpers import page_of, text_of
 
 pytestmark = pytest.mark.django_db
 
@@ -132,10 +132,20 @@ def test_few_and_many_matches_list_the_same_rows_in_the_same_order(
 
 
 def test_the_matches_are_counted_no_further_than_one_past_few(client, viewer, estate):
-    """The query that decides reads at most ``FEW_MATCHES`` + 1 ids, however many match."""
+    """The query that decides reads at most ``FEW_MATCHES`` + 1 ids, however many match, and
+    what it counted is the page's count: no other query counts the matches."""
     estate("prod", {"acct-a": 40})
     client.force_login(viewer)
     with CaptureQueriesContext(connection) as captured:
-        page_of(client.get(f"{EXPLORER}?q=fn"))
-    probes = [q["sql"] for q in captured if f"LIMIT {search.FEW_MATCHES + 1}" in q["sql"]]
-    assert len(probes) == (1 if connection.vendor == "postgresql" else 0)
+        page = page_of(client.get(f"{EXPLORER}?q=fn"))
+    sqls = [q["sql"] for q in captured]
+    probes = [sql for sql in sqls if sql.startswith("WITH matching AS MATERIALIZED")]
+    counts = [sql for sql in sqls if sql.startswith("SELECT COUNT(*)")]
+    if connection.vendor == "postgresql":
+        (probe,) = probes
+        assert probe.endswith(f"LIMIT {search.FEW_MATCHES + 1}")
+        assert not counts
+    else:
+        assert not probes and len(counts) == 1
+    matches = Asset.objects.filter(name__contains="fn").count()
+    assert text_of(page, "result-count") == f"{matches} assets"
