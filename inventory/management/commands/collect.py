@@ -4,6 +4,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from collectors.runner import run_source
 from inventory.models import RunStatus, RunTrigger, Source
+from inventory.selectors import warm_rollups
 from inventory.tasks import notify_run
 
 # Runs that did not read everything they should have: the command exits non-zero for them.
@@ -58,6 +59,8 @@ class Command(BaseCommand):
             self.stdout.write("No enabled sources to collect.")
             return
         runs = [self.collect(source) for source in chosen]
+        # As the collection task does: the figures are counted here, not by the next viewer.
+        warm_rollups()
         self.stdout.write("")
         self.write_summary(runs)
         self.write_failures(runs)
