@@ -40,14 +40,26 @@ def table_rows(page: str) -> list[int]:
 
 
 def every_page(client, url) -> list[int]:
-    """The ids on every page of an explorer or queue listing, following its "next" links."""
-    path, rows = url.split("?", 1)[0], []
-    while url:
-        page = page_of(client.get(url))
-        rows += table_rows(page)
-        following = re.search(r'<a href="([^"]+)" rel="next">', page)
-        url = path + html.unescape(following.group(1)) if following else None
-    return rows
+    """The ids on every page of an explorer or queue listing, following its "next" links to
+    the last page and its "previous" links back, which must show the same pages."""
+    path = url.split("?", 1)[0]
+
+    def follow(url, rel) -> tuple[list[list[int]], str]:
+        pages = []
+        while url:
+            page = page_of(client.get(url))
+            pages.append(table_rows(page))
+            link = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
+            url = path + html.unescape(link.group(1)) if link else None
+            last = page
+        return pages, last
+
+    forward, last = follow(url, "next")
+    back = re.search(r'<a href="([^"]+)" rel="prev">', last)
+    if back:
+        backward, _ = follow(path + html.unescape(back.group(1)), "prev")
+        assert backward[::-1] == forward[:-1]
+    return [pk for rows in forward for pk in rows]
 
 
 def exported(client, url) -> list[str]:
